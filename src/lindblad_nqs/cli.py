@@ -1,0 +1,99 @@
+"""Command line: lindblad-nqs solve SPEC.yaml --out RESULT.csv [--state-dir DIR] [--threads N]."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+
+
+class CliError(ValueError):
+    """A bad command-line argument (reported like a bad spec)."""
+
+
+def _solve(args) -> int:
+    from .methods import RunContext, get_method
+    from .results import device_description, package_versions, write_result
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = Path(args.out)
+    if out.suffix != ".csv":
+        raise CliError(f"--out must name a .csv file, got {out}")
+    state_dir = Path(args.state_dir) if args.state_dir else out.with_suffix("").parent / (out.stem + ".state")
+    ctx = RunContext(state_dir=state_dir, threads=args.threads, progress=args.progress)
+    start = time.time()
+    result = get_method(spec.method).solve(spec, ctx)
+    wall = time.time() - start
+    provenance = {
+        "spec": spec.raw,
+        "spec_hash": spec.hash,
+        "method": spec.method,
+        "versions": package_versions(),
+        "device": device_description(),
+        "host": socket.gethostname(),
+        "threads": args.threads,
+        "wall_time_s": wall,
+        **result.info,
+    }
+    write_result(out, result.rows, provenance, result.history)
+    print(f"{spec.method}: {len(result.rows)} rows in {wall:.1f} s -> {out}")
+    return 0
+
+
+def _validate(args) -> int:
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    print(f"ok: method {spec.method}, {spec.system.n_sites} sites, task {spec.task.kind}, hash {spec.hash}")
+    return 0
+
+
+def _methods(args) -> int:
+    from .methods import PLANNED, discover
+
+    methods = discover()
+    for name, info in sorted(methods.items()):
+        print(f"{name:12s} tasks: {','.join(sorted(info.tasks)):17s} defaults: {info.defaults}")
+    for name in PLANNED:
+        if name not in methods:
+            print(f"{name:12s} (not available yet)")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="lindblad-nqs", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("solve", help="run a spec and write the result table")
+    p.add_argument("spec")
+    p.add_argument("--out", required=True, help="RESULT.csv (RESULT.json is written beside it)")
+    p.add_argument("--state-dir", help="checkpoints and large artifacts (default: RESULT.state/)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--progress", action="store_true", help="show a progress bar where the method has one")
+    p.set_defaults(func=_solve)
+    p = sub.add_parser("validate", help="check a spec without running it")
+    p.add_argument("spec")
+    p.set_defaults(func=_validate)
+    p = sub.add_parser("methods", help="list the available methods and their defaults")
+    p.set_defaults(func=_methods)
+    args = parser.parse_args(argv)
+
+    from .spec import SpecError
+
+    try:
+        return args.func(args)
+    except (SpecError, CliError) as e:
+        print(f"lindblad-nqs: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lindblad-nqs: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

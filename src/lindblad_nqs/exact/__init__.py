@@ -1,0 +1,1 @@
+"""Exact baselines: QuTiP operators, symmetry-reduced steady states and dynamics, trajectories."""

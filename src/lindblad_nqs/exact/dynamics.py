@@ -1,0 +1,74 @@
+"""Exact dynamics: matrix exponential in the symmetric sector, QuTiP's mesolve, and quantum trajectories."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+from scipy.sparse.linalg import expm_multiply
+
+from ..model import SpinSystem
+from .expectation import pauli_expectation
+from .sector import SymmetricSector
+
+Expect = Callable[[dict[int, str]], float]
+
+
+def evolve_sector(system: SpinSystem, initial: str, times: np.ndarray) -> Iterator[tuple[float, np.ndarray]]:
+    """(t, rho(t)) at evenly spaced `times`, from the uniform product state `initial`."""
+    sec = SymmetricSector.build(system)
+    c0 = sec.product_state(initial)
+    states = expm_multiply(sec.M, c0, start=times[0], stop=times[-1], num=len(times), endpoint=True)
+    for t, c in zip(times, states):
+        yield float(t), sec.expand(c)
+
+
+def evolve_mesolve(system: SpinSystem, initial: str, times: np.ndarray) -> Iterator[tuple[float, np.ndarray]]:
+    import qutip
+
+    from .qutip_model import collapse_operators, hamiltonian, product_ket
+
+    psi = product_ket(system, initial)
+    res = qutip.mesolve(hamiltonian(system), psi * psi.dag(), times, collapse_operators(system),
+                        options={"store_states": True, "atol": 1e-10, "rtol": 1e-8})
+    for t, rho in zip(times, res.states):
+        yield float(t), rho.full()
+
+
+def trajectories(system: SpinSystem, initial: str, times: np.ndarray, strings: list[dict[int, str]],
+                 ntraj: int, seed: int, threads: int = 1):
+    """Monte Carlo wave-function estimates of Pauli strings: (mean, stderr, per-trajectory values),
+    each indexed [string, time]. Without jumps the one deterministic trajectory is the exact answer."""
+    import qutip
+
+    from .qutip_model import collapse_operators, hamiltonian, product_ket
+
+    n = system.n_sites
+    e_ops = {k: (lambda t, state, s=s: pauli_expectation(state.full().ravel(), n, s)) for k, s in enumerate(strings)}
+    psi = product_ket(system, initial)
+    c_ops = collapse_operators(system)
+    if not c_ops:
+        res = qutip.sesolve(hamiltonian(system), psi, times, e_ops=e_ops, options={"atol": 1e-10, "rtol": 1e-8})
+        mean = np.array([np.real(res.e_data[k]) for k in range(len(strings))])
+        return mean, np.zeros_like(mean), mean[:, None, :], 1
+    options = {"keep_runs_results": True, "progress_bar": False, "atol": 1e-10, "rtol": 1e-8}
+    if threads > 1:
+        options |= {"map": "parallel", "num_cpus": threads}
+    res = qutip.mcsolve(hamiltonian(system), psi, times, c_ops, e_ops=e_ops, ntraj=ntraj, seeds=seed, options=options)
+    runs = np.array([np.real(np.asarray(res.runs_e_data[k])) for k in range(len(strings))])  # (S, ntraj, T)
+    ntraj_done = runs.shape[1]
+    mean = runs.mean(axis=1)
+    stderr = runs.std(axis=1, ddof=1) / np.sqrt(ntraj_done) if ntraj_done > 1 else np.zeros_like(mean)
+    return mean, stderr, runs, ntraj_done
+
+
+def dense_expect(rho: np.ndarray, n: int) -> Expect:
+    cache: dict = {}
+
+    def expect(string):
+        key = tuple(sorted(string.items()))
+        if key not in cache:
+            cache[key] = pauli_expectation(rho, n, string)
+        return cache[key]
+
+    return expect

@@ -1,0 +1,1 @@
+"""Solvers, one module per method family; each registers its methods with methods.register."""
