@@ -25,7 +25,10 @@ def _solve(args) -> int:
     if out.suffix != ".csv":
         raise CliError(f"--out must name a .csv file, got {out}")
     state_dir = Path(args.state_dir) if args.state_dir else out.with_suffix("").parent / (out.stem + ".state")
-    ctx = RunContext(state_dir=state_dir, threads=args.threads, progress=args.progress)
+    init_state = Path(args.init_state) if args.init_state else None
+    if init_state is not None and not init_state.is_dir():
+        raise CliError(f"--init-state {init_state} is not a directory")
+    ctx = RunContext(state_dir=state_dir, threads=args.threads, progress=args.progress, init_state=init_state)
     start = time.time()
     result = get_method(spec.method).solve(spec, ctx)
     wall = time.time() - start
@@ -37,6 +40,7 @@ def _solve(args) -> int:
         "device": device_description(),
         "host": socket.gethostname(),
         "threads": args.threads,
+        "init_state": args.init_state,
         "wall_time_s": wall,
         **result.info,
     }
@@ -73,6 +77,7 @@ def main(argv=None) -> int:
     p.add_argument("spec")
     p.add_argument("--out", required=True, help="RESULT.csv (RESULT.json is written beside it)")
     p.add_argument("--state-dir", help="checkpoints and large artifacts (default: RESULT.state/)")
+    p.add_argument("--init-state", help="state dir of a finished run to initialise from")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--progress", action="store_true", help="show a progress bar where the method has one")
     p.set_defaults(func=_solve)

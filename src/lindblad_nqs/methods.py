@@ -22,9 +22,10 @@ PLANNED = ("cnn", "rbm_ndo", "rbm_tdvp", "transformer", "rnn_tdvp")
 
 @dataclass
 class RunContext:
-    state_dir: Path  # checkpoints and large artifacts of this run
+    state_dir: Path  # checkpoints and large artifacts of this run; a rerun resumes from them
     threads: int = 1
     progress: bool = False
+    init_state: Path | None = None  # state dir of another run to start from (transfer learning, var+dyn)
 
 
 @dataclass
