@@ -57,6 +57,24 @@ def _validate(args) -> int:
     return 0
 
 
+def _figure(args) -> int:
+    import json
+
+    from .figures import get_figure
+    from .figures.data import load_runs
+    from .figures.render import save
+
+    try:
+        fn = get_figure(args.paper, args.name)
+        roles, options = json.loads(args.runs), json.loads(args.options)
+    except (KeyError, json.JSONDecodeError) as e:
+        raise CliError(str(e).strip("'\"")) from None
+    fig, table = fn(load_runs(roles), options)
+    save(fig, table, Path(args.out))
+    print(f"figure {args.paper}/{args.name} -> {args.out}")
+    return 0
+
+
 def _methods(args) -> int:
     from .methods import PLANNED, discover
 
@@ -84,6 +102,13 @@ def main(argv=None) -> int:
     p = sub.add_parser("validate", help="check a spec without running it")
     p.add_argument("spec")
     p.set_defaults(func=_validate)
+    p = sub.add_parser("figure", help="draw a figure from result tables")
+    p.add_argument("paper")
+    p.add_argument("name")
+    p.add_argument("--runs", required=True, help='JSON {role: results/runs/RUN}')
+    p.add_argument("--options", default="{}", help="JSON options of the figure")
+    p.add_argument("--out", required=True, help="FIGURE.pdf (.png and .csv are written beside it)")
+    p.set_defaults(func=_figure)
     p = sub.add_parser("methods", help="list the available methods and their defaults")
     p.set_defaults(func=_methods)
     args = parser.parse_args(argv)

@@ -1,0 +1,51 @@
+"""Reading a run's result tables (all points of a sweep) for figures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass
+class RunData:
+    dir: Path
+
+    @cached_property
+    def points(self) -> dict[str, Path]:
+        return {p.name: p for p in sorted(self.dir.iterdir()) if (p / "result.csv").exists()}
+
+    def provenance(self, point: str) -> dict:
+        return json.loads((self.points[point] / "result.json").read_text())
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """Every point's rows, with columns point, sweep_key, sweep_value added."""
+        frames = []
+        for label, d in self.points.items():
+            df = pd.read_csv(d / "result.csv")
+            notes = self.provenance(label)["spec"].get("notes") or {}
+            df.insert(0, "point", label)
+            df["sweep_key"] = notes.get("sweep_key")
+            df["sweep_value"] = notes.get("sweep_value")
+            frames.append(df)
+        if not frames:
+            raise FileNotFoundError(f"no result.csv under {self.dir}")
+        return pd.concat(frames, ignore_index=True)
+
+    def history(self, point: str) -> pd.DataFrame | None:
+        p = self.points[point] / "result.history.csv"
+        return pd.read_csv(p) if p.exists() else None
+
+    def state_file(self, point: str, name: str) -> Path:
+        return self.points[point] / "state" / name
+
+    def spec(self, point: str) -> dict:
+        return self.provenance(point)["spec"]
+
+
+def load_runs(roles: dict[str, str]) -> dict[str, RunData]:
+    return {role: RunData(Path(d)) for role, d in roles.items()}

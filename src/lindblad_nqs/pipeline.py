@@ -1,0 +1,109 @@
+"""The pipeline configuration (config/*.yaml) expanded into run specs, for the Snakemake rules.
+
+A config names systems, runs and figures. A run is a system, a task, a method and observables, and
+optionally a sweep over one key of the spec (one point per value), an `init` edge to another run's
+point (transfer learning, var+dyn), and `threads`. Each point becomes one run spec.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+GPU_METHODS = frozenset({"cnn", "rbm_ndo", "rbm_tdvp", "transformer", "rnn_tdvp"})
+
+
+@dataclass(frozen=True)
+class Point:
+    run: str
+    label: str
+    spec: dict[str, Any]
+    threads: int
+    init: tuple[str, str] | None  # (run, point) this point starts from
+
+    @property
+    def dir(self) -> str:
+        return f"results/runs/{self.run}/{self.label}"
+
+
+def _label(key: str | None, value) -> str:
+    if key is None:
+        return "base"
+    leaf = key.split(".")[-1]
+    if isinstance(value, list):
+        value = "x".join(str(v) for v in value)
+    return f"{leaf}={value}".replace("/", "_").replace(" ", "")
+
+
+def _set(d: dict, dotted: str, value) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+    d[keys[-1]] = value
+
+
+def expand_runs(config: dict) -> dict[str, dict[str, Point]]:
+    systems = config.get("systems", {})
+    out: dict[str, dict[str, Point]] = {}
+    for name, run in config.get("runs", {}).items():
+        system = run["system"]
+        if isinstance(system, str):
+            if system not in systems:
+                raise ValueError(f"run {name}: unknown system {system!r}; defined: {', '.join(systems)}")
+            system = systems[system]
+        base = {
+            "system": copy.deepcopy(system),
+            "task": copy.deepcopy(run["task"]),
+            "method": copy.deepcopy(run["method"]),
+            "observables": list(run["observables"]),
+            "seed": run.get("seed", 0),
+        }
+        sweep = run.get("sweep")
+        values = sweep["values"] if sweep else [None]
+        points = {}
+        for v in values:
+            spec = copy.deepcopy(base)
+            if sweep:
+                _set(spec, sweep["key"], copy.deepcopy(v))
+            label = _label(sweep["key"] if sweep else None, v)
+            spec["notes"] = {"run": name, "point": label, "sweep_key": sweep["key"] if sweep else None,
+                             "sweep_value": v}
+            init = run.get("init")
+            init_ref = None
+            if init:
+                init_ref = (init["run"], init.get("point", label if init.get("same_point") else "base"))
+            points[label] = Point(name, label, spec, int(run.get("threads", 1)), init_ref)
+        out[name] = points
+    for name, points in out.items():
+        for p in points.values():
+            if p.init and (p.init[0] not in out or p.init[1] not in out[p.init[0]]):
+                raise ValueError(f"run {name}: init refers to unknown run/point {p.init[0]}/{p.init[1]}")
+    return out
+
+
+def uses_gpu(point: Point, config: dict) -> int:
+    return int(config.get("device", "cpu") == "gpu" and point.spec["method"]["name"] in GPU_METHODS)
+
+
+def figure_targets(config: dict) -> list[tuple[str, str]]:
+    return [(paper, fig) for paper, figs in config.get("figures", {}).items() for fig in figs]
+
+
+def figure_entry(config: dict, paper: str, fig: str) -> dict:
+    return config["figures"][paper][fig]
+
+
+def figure_runs_arg(config: dict, runs: dict[str, dict[str, Point]], paper: str, fig: str) -> str:
+    entry = figure_entry(config, paper, fig)
+    roles = {role: f"results/runs/{run}" for role, run in entry["runs"].items()}
+    missing = [r for r in entry["runs"].values() if r not in runs]
+    if missing:
+        raise ValueError(f"figure {paper}/{fig}: unknown run {missing[0]!r}")
+    return shlex.quote(json.dumps(roles, sort_keys=True))
+
+
+def figure_options_arg(config: dict, paper: str, fig: str) -> str:
+    return shlex.quote(json.dumps(figure_entry(config, paper, fig).get("options", {}), sort_keys=True))

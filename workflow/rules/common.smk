@@ -1,0 +1,38 @@
+import sys
+
+from snakemake.utils import validate
+
+from lindblad_nqs import pipeline
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+# Interpreter that runs the workflow: the package is installed beside snakemake.
+PY = sys.executable
+RUNS = pipeline.expand_runs(config)
+FIGURES = pipeline.figure_targets(config)
+
+wildcard_constraints:
+    run=r"[A-Za-z0-9_\-]+",
+    point=r"[^/]+",
+    paper=r"[A-Za-z0-9_]+",
+    figure=r"[A-Za-z0-9_]+",
+
+
+def point_of(wildcards):
+    return RUNS[wildcards.run][wildcards.point]
+
+
+def init_inputs(wildcards):
+    p = point_of(wildcards)
+    return [f"results/runs/{p.init[0]}/{p.init[1]}/result.csv"] if p.init else []
+
+
+def init_flag(wildcards):
+    p = point_of(wildcards)
+    return f"--init-state results/runs/{p.init[0]}/{p.init[1]}/state" if p.init else ""
+
+
+def figure_inputs(wildcards):
+    entry = pipeline.figure_entry(config, wildcards.paper, wildcards.figure)
+    return [f"{p.dir}/result.csv" for run in entry["runs"].values() for p in RUNS[run].values()]

@@ -1,0 +1,24 @@
+localrules:
+    figure,
+
+
+rule figure:
+    input:
+        figure_inputs,
+    output:
+        pdf=report(
+            "results/figures/{paper}/{figure}.pdf",
+            caption="../report/figure.rst",
+            category="{paper}",
+            labels={"paper": "{paper}", "figure": "{figure}"},
+        ),
+        png="results/figures/{paper}/{figure}.png",
+        csv="results/figures/{paper}/{figure}.csv",
+    log:
+        "logs/figures/{paper}/{figure}.log",
+    params:
+        runs=lambda w: pipeline.figure_runs_arg(config, RUNS, w.paper, w.figure),
+        options=lambda w: pipeline.figure_options_arg(config, w.paper, w.figure),
+    shell:
+        "{PY} -m lindblad_nqs figure {wildcards.paper} {wildcards.figure} --runs {params.runs} "
+        "--options {params.options} --out {output.pdf} > {log} 2>&1"
