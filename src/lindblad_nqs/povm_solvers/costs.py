@@ -1,0 +1,145 @@
+"""Monte Carlo costs of luo2022 and their gradients, for any model with an exact, differentiable
+``log_prob(a: LongTensor[B, N]) -> Tensor[B]``.
+
+Both costs are sums over sampled strings a of |R(a)| / p(a), with R linear in probabilities:
+
+    steady (Eq. 5):      R(a) = sum_b p_theta(b) L_a^b
+    trapezoid (Eq. 4):   R(a) = sum_b [p_theta(b) (delta_ab - tau L_a^b) - p_old(b) (delta_ab + tau L_a^b)]
+
+The sampling weight 1/p(a) is held fixed when differentiating (Eq. S20/S22): the estimator
+(1/N_s) sum_{a~p} |R(a)| / p(a) is an unbiased estimate of sum_a |R(a)|, and so is its gradient
+(1/N_s) sum_{a~p} sign R(a) sum_b c_ab dp(b)/dtheta / p(a), with c_ab the coefficient of p_theta(b)
+in R(a). Differentiating through the denominator as well would add -|R(a)| dlog p(a)/dtheta, whose
+sample mean is not zero: a biased gradient.
+
+The gradient is computed as that of the surrogate sum_b k_b log p_theta(b), with
+k_b = sum_a w_a sign R(a) c_ab p(b) / p(a) held fixed. It is linear in log p(b), so the connected strings
+are evaluated in chunks of bounded memory, and each distinct string b is evaluated once per batch
+(samples and connected strings are deduplicated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..povm.lindbladian import POVMLindbladian
+
+
+@dataclass
+class ConnectedBatch:
+    """Distinct sampled strings a with weights, the distinct connected strings b, and the nonzero
+    entries (row into a, column into b, L_a^b)."""
+
+    strings: torch.Tensor  # (U_b, N) long: every distinct b; the sampled a are among them
+    a_index: torch.Tensor  # (U_a,) position of each distinct a in `strings`
+    weights: torch.Tensor  # (U_a,) sample weights (counts / N_s, or exact p(a) when enumerating)
+    rows: torch.Tensor  # (M,) index into a
+    cols: torch.Tensor  # (M,) index into strings
+    mel: torch.Tensor  # (M,) L_a^b
+    n_samples: int
+    sampled: bool = True  # False: weights are exact probabilities of an enumeration
+
+    @property
+    def n_a(self) -> int:
+        return len(self.a_index)
+
+
+def _unique_rows(keys: np.ndarray):
+    if keys.shape[1] == 1:
+        u, inv, cnt = np.unique(keys[:, 0], return_inverse=True, return_counts=True)
+        return u[:, None], inv.ravel(), cnt
+    u, inv, cnt = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    return u, inv.ravel(), cnt
+
+
+def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.float32) -> ConnectedBatch:
+    """Connected elements of a batch of strings a (B, N). Without weights the a are samples (duplicates
+    merged into counts); with weights they are distinct strings with the given weights."""
+    a = np.asarray(a.cpu().numpy() if isinstance(a, torch.Tensor) else a, np.int64)
+    n_samples = a.shape[0]
+    keys_a = lind.keys(a)
+    if weights is None:
+        ukeys, _, counts = _unique_rows(keys_a)
+        w = counts / n_samples
+        ua = lind.decode(ukeys)
+    else:
+        ua, ukeys = a, keys_a
+        w = np.asarray(weights.detach().cpu().numpy() if isinstance(weights, torch.Tensor) else weights, float)
+    rows, keys_b, mel = lind.connected_flat(ua)
+    allkeys = np.concatenate([ukeys, keys_b])
+    ub, inv, _ = _unique_rows(allkeys)
+    a_index, cols = inv[: len(ukeys)], inv[len(ukeys):]
+    t = lambda x, dt=torch.long: torch.as_tensor(x, dtype=dt, device=device)  # noqa: E731
+    return ConnectedBatch(t(lind.decode(ub)), t(a_index), t(w, dtype), t(rows), t(cols), t(mel, dtype), n_samples, weights is None)
+
+
+def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = False) -> torch.Tensor:
+    with torch.set_grad_enabled(grad):
+        if len(strings) <= chunk:
+            return model.log_prob(strings)
+        return torch.cat([model.log_prob(strings[i:i + chunk]) for i in range(0, len(strings), chunk)])
+
+
+@dataclass
+class CostResult:
+    value: float  # the Monte Carlo estimate of the cost
+    stderr: float  # its standard error (0 for exact weights)
+    residual: torch.Tensor  # R(a) / p(a) per distinct a
+
+
+def _finish(batch: ConnectedBatch, r: torch.Tensor) -> tuple[float, float]:
+    w = batch.weights
+    absr = r.abs()
+    value = float((w * absr).sum())
+    var = float((w * (absr - value) ** 2).sum())
+    n = batch.n_samples
+    return value, (float(np.sqrt(var / (n - 1))) if batch.sampled and n > 1 else 0.0)
+
+
+def l1_cost(model, batch: ConnectedBatch, backward: bool = True, chunk: int = 65536) -> CostResult:
+    """The steady-state cost sum_a w_a |sum_b p(b) L_a^b| / p(a) (Eq. 5); with backward=True the
+    gradient of Eq. S22 is accumulated into the parameters' .grad."""
+    return _cost(model, batch, None, 0.0, backward, chunk)
+
+
+def trapezoid_cost(model, old_log_prob, batch: ConnectedBatch, tau: float, backward: bool = True,
+                   chunk: int = 65536) -> CostResult:
+    """The forward-backward trapezoid cost (Eq. 4) between the model (time t + 2 tau) and the old
+    distribution, given as log p_old on batch.strings (no gradient)."""
+    return _cost(model, batch, old_log_prob, tau, backward, chunk)
+
+
+def _cost(model, batch: ConnectedBatch, old_lp, tau: float, backward: bool, chunk: int) -> CostResult:
+    single = backward and len(batch.strings) <= chunk
+    lp = log_prob_chunked(model, batch.strings, chunk, grad=single)
+    lp_d = lp.detach()
+    lpa = lp_d[batch.a_index]  # log p(a), the fixed sampling weight
+    rows, cols = batch.rows, batch.cols
+    ratio = torch.exp(lp_d[cols] - lpa[rows])  # p(b) / p(a)
+    if old_lp is None:
+        coef = batch.mel  # c_ab
+        r = torch.zeros(batch.n_a, dtype=lp_d.dtype, device=lp_d.device).index_add_(0, rows, coef * ratio)
+    else:
+        old_lp = old_lp.to(lp_d)
+        ratio_old = torch.exp(old_lp[cols] - lpa[rows])
+        coef = -tau * batch.mel
+        r = torch.zeros(batch.n_a, dtype=lp_d.dtype, device=lp_d.device)
+        r.index_add_(0, rows, coef * (ratio + ratio_old))
+        r += 1.0 - torch.exp(old_lp[batch.a_index] - lpa)  # delta terms: p(a)/p(a) - p_old(a)/p(a)
+    value, err = _finish(batch, r)
+    if backward:
+        sgn = torch.sign(r) * batch.weights  # w_a sign R(a)
+        k = torch.zeros(len(batch.strings), dtype=lp_d.dtype, device=lp_d.device)
+        k.index_add_(0, cols, sgn[rows] * coef * ratio)  # sum_a w_a sign_a c_ab p(b)/p(a)
+        if old_lp is not None:
+            k.index_add_(0, batch.a_index, sgn)  # delta_ab: p(a)/p(a) = 1
+        if single:
+            (k * lp).sum().backward()
+        else:
+            for i in range(0, len(batch.strings), chunk):
+                lpc = model.log_prob(batch.strings[i:i + chunk])
+                (k[i:i + chunk] * lpc).sum().backward()
+    return CostResult(value, err, r)
