@@ -141,9 +141,9 @@ class Transformer(nn.Module):
         self.register_buffer("positions", sinusoidal_positions(self.n_sites, self.d_model).to(torch.float32))
         self.layers = nn.ModuleList(EncoderLayer(self.d_model, self.n_heads, self.d_ff) for _ in range(self.n_layers))
         self.head = nn.Linear(self.d_model, N_OUTCOMES)
+        self.to(dtype=dtype, device=device)
         if site_probs is not None:
             self.set_product_state(site_probs)
-        self.to(dtype=dtype, device=device)
 
     # --- helpers -----------------------------------------------------------------------------------
     @property
