@@ -1,0 +1,145 @@
+"""Methods `cnn` and `rbm_ndo`: steady states by minimising the Monte Carlo L2 cost ||L rho||^2/||rho||^2
+(mellak2024), with the CNN density operator or the purified RBM density operator.
+
+Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
+  iterations, n_samples (doubled samples per iteration), n_chains, sweep (proposals between samples,
+  0: 2N), n_discard (burn-in sweeps), beta (sample from |rho|^(2 beta), corrected exactly), sector (restrict
+  proposals to the Z-parity sector when the model conserves it), sampler (metropolis | exact | full_sum),
+  optimizer (nagd | adam | sr), lr (step: NAGD+'s initial step, Adam's rate, SR's rate), diag_shift (SR),
+  nagd_shrink, nagd_grow, nagd_max_backtrack, obs_samples and obs_chains (the final diagonal sampling),
+  track (observables recorded per iteration, default: all), track_every, track_samples, checkpoint_every,
+  eig_max_sites (build rho and report its spectrum up to this many sites).
+cnn: features, kernels (one size per layer, used on every lattice axis, or one list per layer),
+  padding (auto: follows the lattice boundary | periodic | open), pooling (sum | mean | none), hermitian,
+  init_scale (multiplies the He-style std sqrt(2/v_n)).
+rbm_ndo: alpha (hidden density), ancilla (ancilla density), init_std.
+--init-state DIR initialises the parameters from DIR/params.npz of another run (transfer learning);
+a state dir with checkpoint.npz resumes.
+"""
+
+from __future__ import annotations
+
+from ..methods import Result, RunContext, register
+from ..spec import RunSpec, SpecError
+
+COMMON = {
+    "iterations": 600,
+    "n_samples": 1024,
+    "n_chains": 64,
+    "sweep": 0,
+    "n_discard": 50,
+    "beta": 1.0,
+    "sector": True,
+    "sampler": "metropolis",
+    "optimizer": "adam",
+    "lr": 0.01,
+    "diag_shift": 0.01,
+    "nagd_shrink": 0.5,
+    "nagd_grow": 1.2,
+    "nagd_max_backtrack": 8,
+    "obs_samples": 20000,
+    "obs_chains": 128,
+    "track": None,
+    "track_every": 10,
+    "track_samples": 1024,
+    "checkpoint_every": 100,
+    "eig_max_sites": 8,
+}
+
+CNN_DEFAULTS = dict(COMMON, features=[6, 20], kernels=[3, 3], padding="auto", pooling="sum", hermitian=False,
+                    init_scale=1.0)
+RBM_DEFAULTS = dict(COMMON, optimizer="sr", lr=0.05, alpha=1.0, ancilla=1.0, init_std=0.01)
+
+_CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "optimizer": ("nagd", "adam", "sr"),
+            "padding": ("auto", "periodic", "open"), "pooling": ("sum", "mean", "none")}
+
+
+def _check(spec: RunSpec) -> dict:
+    p = dict(spec.params)
+    for k, allowed in _CHOICES.items():
+        if k in p and p[k] not in allowed:
+            raise SpecError(f"method.{k} must be one of {', '.join(allowed)}, got {p[k]!r}")
+    for k in ("iterations", "n_samples", "n_chains", "obs_samples", "obs_chains", "track_every", "track_samples",
+              "checkpoint_every"):
+        if p[k] < 1:
+            raise SpecError(f"method.{k} must be a positive integer, got {p[k]!r}")
+    for k in ("sweep", "n_discard", "nagd_max_backtrack", "eig_max_sites"):
+        if p[k] < 0:
+            raise SpecError(f"method.{k} must be >= 0, got {p[k]!r}")
+    if not 0 < p["beta"] <= 1:
+        raise SpecError(f"method.beta must lie in (0, 1], got {p['beta']!r}")
+    for k in ("lr", "diag_shift"):
+        if not p[k] > 0:
+            raise SpecError(f"method.{k} must be positive, got {p[k]!r}")
+    if not 0 < p["nagd_shrink"] < 1 or p["nagd_grow"] < 1:
+        raise SpecError("method.nagd_shrink must lie in (0, 1) and method.nagd_grow be >= 1")
+    n = spec.system.n_sites
+    if p["sampler"] in ("exact", "full_sum") and n > 7:
+        raise SpecError(f"method.sampler {p['sampler']} enumerates 4^N configurations: at most 7 sites, got {n}")
+    track = p["track"]
+    names = [o.name for o in spec.observables]
+    if track is None:
+        p["track"] = names
+    elif not isinstance(track, list) or any(t not in names for t in track):
+        raise SpecError(f"method.track must be a list of observables of the spec ({', '.join(names)}), got {track!r}")
+    return p
+
+
+def _run(spec: RunSpec, ctx: RunContext, module, p: dict, extra_info: dict) -> Result:
+    import jax
+    import jax.numpy as jnp
+
+    from ..results import device_description
+    from ..vmc.driver import run_steady
+
+    n = spec.system.n_sites
+    x0 = jnp.zeros((1, 2, n), jnp.int8)
+    params0 = module.init(jax.random.PRNGKey(spec.seed + 7919), x0)
+    try:
+        run = run_steady(spec.system, module, params0, p, list(spec.observables), seed=spec.seed,
+                         state_dir=ctx.state_dir, init_state=ctx.init_state, progress=ctx.progress,
+                         tracked=p["track"])
+    except (FileNotFoundError, ValueError) as e:
+        if ctx.init_state is not None and ("init-state" in str(e) or "params.npz" in str(e) or "parameter" in str(e)):
+            raise SpecError(f"--init-state: {e}") from None
+        raise
+    rows = [(None, o.name, float(run.rows[o.name][0]), float(run.rows[o.name][1])) for o in spec.observables]
+    info = {**extra_info, **run.info, "jax_device": device_description(),
+            "threads": ctx.threads, "state_dir": str(ctx.state_dir)}
+    return Result(rows, info, run.history)
+
+
+@register("cnn", CNN_DEFAULTS, tasks=("steady",))
+def solve_cnn(spec: RunSpec, ctx: RunContext) -> Result:
+    from ..nets.cnn import CNNDensityOperator
+
+    p = _check(spec)
+    lat = spec.system.lattice
+    feats, kern = p["features"], p["kernels"]
+    if not feats or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in feats):
+        raise SpecError(f"method.features must be a non-empty list of positive integers, got {feats!r}")
+    if len(kern) != len(feats):
+        raise SpecError(f"method.kernels needs one entry per layer of method.features ({len(feats)}), got {kern!r}")
+    kernels = []
+    for k in kern:
+        ks = [k] * lat.dim if isinstance(k, int) and not isinstance(k, bool) else k
+        if (not isinstance(ks, list) or len(ks) != lat.dim
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in ks)):
+            raise SpecError(f"method.kernels entries must be a positive integer or a list of {lat.dim} of them, got {k!r}")
+        kernels.append(tuple(ks))
+    periodic = lat.periodic if p["padding"] == "auto" else p["padding"] == "periodic"
+    module = CNNDensityOperator(shape=lat.shape, features=tuple(feats), kernels=tuple(kernels), periodic=periodic,
+                                pooling=p["pooling"], hermitian=p["hermitian"], init_scale=p["init_scale"])
+    return _run(spec, ctx, module, p, {"ansatz": "cnn", "padding_periodic": periodic})
+
+
+@register("rbm_ndo", RBM_DEFAULTS, tasks=("steady",))
+def solve_rbm(spec: RunSpec, ctx: RunContext) -> Result:
+    from ..nets.rbm_ndo import RBMDensityOperator
+
+    p = _check(spec)
+    if not p["alpha"] > 0 or not p["ancilla"] > 0 or not p["init_std"] > 0:
+        raise SpecError("method.alpha, method.ancilla and method.init_std must be positive")
+    module = RBMDensityOperator(n_sites=spec.system.n_sites, alpha=p["alpha"], beta=p["ancilla"],
+                                init_std=p["init_std"])
+    return _run(spec, ctx, module, p, {"ansatz": "rbm_ndo"})

@@ -1,0 +1,286 @@
+"""The steady-state loop: sample, estimate the L2 cost and its gradient, update, checkpoint, observe.
+
+Used by solvers.steady_l2 for both the CNN and the purified RBM. Per iteration the history records the
+cost (with its error), acceptance, split-R-hat of the chains' log density, the effective sample size
+of the importance weights, the optimiser's step, wall time and, every `track_every` iterations, the
+tracked observables from a small diagonal sample. Checkpoints (state_dir/checkpoint.npz) hold everything
+needed to resume bit-for-bit in the sample stream: parameters, optimiser state, chain states, PRNG key,
+history. A NaN cost or gradient rolls back to the last finite parameters and shrinks the step; five in a
+row abort the run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .optimizers import make_optimizer
+from .sampling import ExactSampler, MetropolisSampler, autocorr_time, enumerate_configs, split_rhat
+
+
+@dataclass
+class SteadyRun:
+    theta: np.ndarray
+    history: pd.DataFrame
+    rows: dict  # observable -> (value, stderr)
+    info: dict = field(default_factory=dict)
+
+
+def _flat_model(module, params):
+    import jax
+    from jax.flatten_util import ravel_pytree
+
+    theta0, unravel = ravel_pytree(params)
+
+    def log_rho(theta, x):
+        return module.apply(unravel(theta), x)
+
+    return np.asarray(theta0, float), unravel, log_rho
+
+
+def save_params_npz(path: Path, params) -> None:
+    import jax
+
+    flat = {"/".join(str(getattr(k, "key", k)) for k in p): np.asarray(v)
+            for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
+    np.savez(path, **flat)
+
+
+def load_params_into(path: Path, params):
+    """Parameters of another run (transfer learning): every leaf must exist with the same shape."""
+    import jax
+
+    data = np.load(path)
+    leaves, tree = jax.tree_util.tree_flatten_with_path(params)
+    out = []
+    for p, v in leaves:
+        key = "/".join(str(getattr(k, "key", k)) for k in p)
+        if key not in data.files:
+            raise ValueError(f"parameter {key} missing in {path}")
+        if data[key].shape != v.shape:
+            raise ValueError(f"parameter {key} has shape {data[key].shape} in {path}, this model needs {v.shape}")
+        out.append(data[key].astype(v.dtype))
+    return jax.tree_util.tree_unflatten(tree, out)
+
+
+def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, state_dir: Path,
+               init_state: Path | None = None, progress: bool = False, tracked=()) -> SteadyRun:
+    import jax
+    import jax.numpy as jnp
+
+    from .cost import make_cost
+    from .local_estimator import LocalLiouvillian
+    from .observables import estimate
+
+    n = system.n_sites
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    info: dict = {}
+    if init_state is not None:
+        src = Path(init_state) / "params.npz"
+        if not src.is_file():
+            raise FileNotFoundError(f"--init-state {init_state} has no params.npz (not a cnn/rbm_ndo run?)")
+        params0 = load_params_into(src, params0)
+        info["initialised_from"] = str(init_state)
+    theta0, unravel, log_rho_flat = _flat_model(module, params0)
+    info["n_params"] = int(theta0.size)
+    lind = LocalLiouvillian(system)
+    info["connected_per_sample"] = lind.n_conn
+    costs = make_cost(log_rho_flat, lind)
+    sector = bool(cfg["sector"]) and system.conserves_z_parity()
+    info["sector_restricted"] = sector
+    beta = cfg["beta"]
+    n_chains = cfg["n_chains"]
+    per_chain = max(1, -(-cfg["n_samples"] // n_chains))
+    kind = cfg["sampler"]
+    if kind == "metropolis":
+        sampler = MetropolisSampler(log_rho_flat, n, n_chains, "doubled", 2 * beta, sector, cfg["sweep"] or None)
+    elif kind == "exact":
+        sampler = ExactSampler(log_rho_flat, n, n_chains, "doubled", 2 * beta, sector)
+    elif kind == "full_sum":
+        sampler = None
+        all_x = jnp.asarray(enumerate_configs(n, "doubled", sector))
+    else:
+        raise ValueError(f"unknown sampler {kind!r}")
+
+    opt = make_optimizer(cfg["optimizer"], theta0, cfg)
+    key = jax.random.PRNGKey(seed)
+    key, k0 = jax.random.split(key)
+    chain = sampler.init_state(k0) if sampler is not None else None
+    start_it, rows_hist = 0, []
+    ckpt = state_dir / "checkpoint.npz"
+    if ckpt.is_file():
+        d = np.load(ckpt, allow_pickle=False)
+        if int(d["n_params"]) == theta0.size and str(d["optimizer"]) == cfg["optimizer"]:
+            opt.load({k[4:]: d[k] for k in d.files if k.startswith("opt_")})
+            start_it = int(d["iteration"])
+            key = jnp.asarray(d["key"])
+            if chain is not None and "chain" in d.files:
+                chain = jnp.asarray(d["chain"])
+            rows_hist = json.loads(str(d["history"]))
+            info["resumed_from_iteration"] = start_it
+
+    def save_checkpoint(it):
+        extra = {"chain": np.asarray(chain)} if chain is not None else {}
+        tmp = state_dir / "checkpoint.tmp.npz"
+        np.savez(tmp, iteration=it, key=np.asarray(key), n_params=theta0.size, optimizer=cfg["optimizer"],
+                 history=json.dumps(rows_hist), **{f"opt_{k}": v for k, v in opt.state().items()}, **extra)
+        tmp.replace(ckpt)
+        save_params_npz(state_dir / "params.npz", unravel(jnp.asarray(opt.theta, jnp.float32)))
+
+    diag_sampler = MetropolisSampler(log_rho_flat, n, cfg["obs_chains"], "diagonal", 1.0)
+    diag_chain = None
+
+    obs_per_call = max(2, -(-cfg["track_samples"] // cfg["obs_chains"]))
+
+    def observe(theta, n_samples, key, n_discard):
+        """Diagonal samples in calls of a fixed length (one compilation), then the estimators."""
+        nonlocal diag_chain
+        if diag_chain is None:
+            key, k0 = jax.random.split(key)
+            diag_chain = diag_sampler.init_state(k0)
+            n_discard = max(n_discard, cfg["n_discard"])
+        xs, lrs, accs = [], [], []
+        for c in range(max(1, -(-n_samples // (obs_per_call * cfg["obs_chains"])))):
+            key, kc = jax.random.split(key)
+            diag_chain, batch = diag_sampler.sample(theta, diag_chain, kc, obs_per_call, n_discard if c == 0 else 0)
+            xs.append(np.asarray(batch.x))
+            lrs.append(np.asarray(batch.log_rho))
+            accs.append(batch.acceptance)
+        xs, lrs = np.concatenate(xs, axis=1), np.concatenate(lrs, axis=1)
+        res, oinfo = estimate(costs.log_rho, theta, xs, lrs, observables)
+        oinfo["acceptance"] = float(np.mean(accs))
+        oinfo["rhat"] = split_rhat(lrs.real)
+        oinfo["autocorr_time"] = autocorr_time(lrs.real)
+        return res, oinfo
+
+    tracked_obs = [o for o in observables if o.name in set(tracked)]
+    iters = cfg["iterations"]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=iters, initial=start_it, desc=f"{cfg['optimizer']} L2 steady state", unit="it")
+    nan_streak, last_good = 0, opt.theta.copy()
+    t_iter = []
+    jac_fn = None
+    if cfg["optimizer"] == "sr":
+        def _jac(theta, x):
+            f = lambda th: jnp.concatenate([log_rho_flat(th, x).real, log_rho_flat(th, x).imag])
+            J = jax.jacrev(f)(theta)
+            return J[: x.shape[0]] + 1j * J[x.shape[0]:]
+        jac_fn = jax.jit(_jac)
+
+    for it in range(start_it, iters):
+        t0 = time.perf_counter()
+        y = jnp.asarray(opt.point(), jnp.float32)
+        key, ks = jax.random.split(key)
+        if sampler is not None:
+            discard = cfg["n_discard"] if it == start_it else 0
+            chain, batch = sampler.sample(y, chain, ks, per_chain, discard)
+            x = batch.x.reshape(-1, 2, n)
+            lq = 2 * beta * batch.log_rho.reshape(-1).real
+            acc = batch.acceptance
+            rhat = split_rhat(np.asarray(batch.log_rho).real) if kind == "metropolis" else 1.0
+        else:
+            x, lq, acc, rhat = all_x, jnp.zeros(all_x.shape[0]), 1.0, 1.0
+        cost, g, aux = costs.value_and_grad(y, x, lq)
+        cost = float(cost)
+        g = np.asarray(g, float)
+        if not (np.isfinite(cost) and np.all(np.isfinite(g))):
+            nan_streak += 1
+            if nan_streak >= 5:
+                raise RuntimeError(f"cost or gradient not finite in 5 consecutive iterations (iteration {it})")
+            opt.theta = last_good.copy()
+            opt.scale_step(0.5)
+            if sampler is not None:
+                key, k0 = jax.random.split(key)
+                chain = sampler.init_state(k0)
+            continue
+        nan_streak = 0
+        last_good = np.asarray(y, float).copy()
+
+        def trial(theta_new):
+            c, a = costs.value(jnp.asarray(theta_new, jnp.float32), x, lq)
+            return float(c), float(a["ess"]) / x.shape[0]
+
+        jac = (lambda: (jac_fn(y, x), jax.nn.softmax(2 * costs.log_rho(y, x).real - lq))) if jac_fn else None
+        opt.update(g, cost, trial, jac)
+        dt = time.perf_counter() - t0
+        if it > start_it:
+            t_iter.append(dt)
+        row = {"iteration": it + 1, "cost": cost,
+               "cost_err": float(np.sqrt(max(float(aux["var"]), 0.0) / max(float(aux["ess"]), 1.0))),
+               "acceptance": acc, "rhat": rhat, "ess": float(aux["ess"]), "grad_norm": float(np.linalg.norm(g)),
+               "step": float(opt.info.get("step", np.nan)), "time_s": dt}
+        if tracked_obs and ((it + 1) % cfg["track_every"] == 0 or it + 1 == iters or it == start_it):
+            key, kt = jax.random.split(key)
+            res, _ = observe(jnp.asarray(opt.theta, jnp.float32), cfg["track_samples"], kt, 2)
+            for o in tracked_obs:
+                row[o.name] = res[o.name][0]
+        rows_hist.append(row)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(cost=f"{cost:.3g}")
+        if (it + 1) % cfg["checkpoint_every"] == 0:
+            save_checkpoint(it + 1)
+    if bar is not None:
+        bar.close()
+    save_checkpoint(iters)
+    theta = jnp.asarray(opt.theta, jnp.float32)
+
+    # final cost with a fresh, larger sample, then the observables
+    t0 = time.perf_counter()
+    key, kf, ko = jax.random.split(key, 3)
+    if sampler is not None:
+        chain, batch = sampler.sample(theta, chain, kf, per_chain, cfg["n_discard"])
+        x, lq = batch.x.reshape(-1, 2, n), 2 * beta * batch.log_rho.reshape(-1).real
+        info["final_acceptance"] = batch.acceptance
+        if kind == "metropolis":
+            info["final_rhat"] = split_rhat(np.asarray(batch.log_rho).real)
+            info["final_autocorr_time"] = autocorr_time(np.asarray(batch.log_rho).real)
+    else:
+        x, lq = all_x, jnp.zeros(all_x.shape[0])
+    c, aux = costs.value(theta, x, lq)
+    info["final_cost"] = float(c)
+    diag_chain = None
+    rows, oinfo = observe(theta, cfg["obs_samples"], ko, cfg["n_discard"])
+    info["observable_sampler"] = oinfo
+    info["observe_time_s"] = time.perf_counter() - t0
+    info["iterations"] = iters
+    info["time_per_iteration_s"] = float(np.median(t_iter)) if t_iter else None
+    if n <= cfg["eig_max_sites"]:
+        info.update(rho_spectrum(log_rho_flat, theta, n))
+    hist = pd.DataFrame(rows_hist)
+    return SteadyRun(np.asarray(theta), hist, rows, info)
+
+
+def dense_rho(log_rho, theta, n: int) -> np.ndarray:
+    """The full 2^N x 2^N matrix of the ansatz, normalised to unit trace (complex trace allowed)."""
+    import jax.numpy as jnp
+
+    X = enumerate_configs(n, "doubled", False)
+    out = np.concatenate([np.asarray(log_rho(theta, jnp.asarray(X[i:i + 16384])))
+                          for i in range(0, len(X), 16384)]).astype(complex)
+    m = out.real.max()
+    rho = np.exp(out - m).reshape(2**n, 2**n)
+    return rho / np.trace(rho)
+
+
+def rho_spectrum(log_rho, theta, n: int) -> dict:
+    rho = dense_rho(log_rho, theta, n)
+    herm = 0.5 * (rho + rho.conj().T)
+    ev = np.sort(np.linalg.eigvalsh(herm))[::-1]
+    return {
+        "rho_eigenvalues": [float(v) for v in ev],
+        "rho_hermiticity_error": float(np.linalg.norm(rho - rho.conj().T) / np.linalg.norm(rho)),
+        "rho_positive_sum": float(ev[ev > 0].sum()),
+        "rho_negative_sum": float(ev[ev < 0].sum()),
+        "rho_min_eigenvalue": float(ev[-1]),
+        "rho_max_eigenvalue": float(ev[0]),
+    }

@@ -1,0 +1,171 @@
+"""Optimisers on the flat real parameter vector: NAGD+, Adam, stochastic reconfiguration.
+
+Every optimiser has the same protocol, used by vmc.driver:
+    y = opt.point()                        where to sample and take the gradient
+    opt.update(g, cost, trial, jac)        trial(theta') -> (cost, ess): the cost at theta' on the samples
+                                           drawn at y (importance-reweighted); jac() -> (O, w) for SR
+    opt.theta                              the current parameters
+    opt.state() / opt.load(state)          arrays for checkpoints
+    opt.scale_step(f)                      shrink the step after a NaN
+
+NAGD+ (Nesterov's accelerated gradient with backtracking and restarts, after Mellak et al., PRB 107,
+205102 (2023)): momentum y = theta_k + (t_k - 1)/t_{k+1} (theta_k - theta_{k-1}) with
+t_{k+1} = (1 + sqrt(1 + 4 t_k^2))/2; the step eta is accepted when the cost on the same samples
+satisfies the sufficient decrease C(y - eta g) <= C(y) - c eta |g|^2 (c = 1/2, the L-smooth bound),
+else halved (up to max_backtrack times); after each iteration eta grows by `grow` so it can recover.
+Restart: when the cost at y exceeds the previous iteration's, the momentum is reset (t = 1). Because
+the trial cost reuses the samples at y, the comparison is free of most of the Monte Carlo noise; a trial
+point whose importance weights degenerate (ESS below half the samples) counts as a failed step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Adam:
+    def __init__(self, theta, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
+        self.theta = np.array(theta, float)
+        self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
+        self.m = np.zeros_like(self.theta)
+        self.v = np.zeros_like(self.theta)
+        self.t = 0
+        self.info = {}
+
+    def point(self):
+        return self.theta
+
+    def update(self, g, cost, trial=None, jac=None):
+        g = np.asarray(g, float)
+        self.t += 1
+        self.m = self.b1 * self.m + (1 - self.b1) * g
+        self.v = self.b2 * self.v + (1 - self.b2) * g**2
+        mh = self.m / (1 - self.b1**self.t)
+        vh = self.v / (1 - self.b2**self.t)
+        self.theta = self.theta - self.lr * mh / (np.sqrt(vh) + self.eps)
+        self.info = {"step": self.lr}
+
+    def state(self):
+        return {"theta": self.theta, "m": self.m, "v": self.v, "t": np.array(self.t), "lr": np.array(self.lr)}
+
+    def load(self, s):
+        self.theta, self.m, self.v = s["theta"].astype(float), s["m"], s["v"]
+        self.t, self.lr = int(s["t"]), float(s["lr"])
+
+    def scale_step(self, f):
+        self.lr *= f
+        self.m[:] = 0
+        self.v[:] = 0
+        self.t = 0
+
+
+class NAGD:
+    def __init__(self, theta, lr=0.05, shrink=0.5, grow=1.2, max_backtrack=8, c=0.5, min_ess=0.5):
+        self.theta = np.array(theta, float)
+        self.prev = self.theta.copy()
+        self.t = 1.0
+        self.eta = lr
+        self.shrink, self.grow, self.max_backtrack, self.c, self.min_ess = shrink, grow, max_backtrack, c, min_ess
+        self.last_cost = np.inf
+        self._y = None
+        self._tn = None
+        self.info = {}
+        self.restarts = 0
+
+    def point(self):
+        tn = (1 + np.sqrt(1 + 4 * self.t**2)) / 2
+        self._y = self.theta + (self.t - 1) / tn * (self.theta - self.prev)
+        self._tn = tn
+        return self._y
+
+    def update(self, g, cost, trial, jac=None):
+        y = self._y if self._y is not None else self.theta
+        g = np.asarray(g, float)
+        gn2 = float(g @ g)
+        n_bt, ok = 0, False
+        new = y
+        for n_bt in range(self.max_backtrack + 1):
+            new = y - self.eta * g
+            c_new, ess_frac = trial(new)
+            if np.isfinite(c_new) and ess_frac >= self.min_ess and c_new <= cost - self.c * self.eta * gn2:
+                ok = True
+                break
+            if n_bt < self.max_backtrack:
+                self.eta *= self.shrink
+        restart = cost > self.last_cost
+        if restart:
+            self.t = 1.0
+            self.prev = new.copy()
+            self.restarts += 1
+        else:
+            self.t = self._tn
+            self.prev = self.theta
+        self.theta = new
+        self.last_cost = cost
+        self.info = {"step": self.eta, "backtracks": n_bt, "accepted": ok, "restart": restart}
+        self.eta *= self.grow
+        self._y = None
+
+    def state(self):
+        return {"theta": self.theta, "prev": self.prev, "t": np.array(self.t), "eta": np.array(self.eta),
+                "last_cost": np.array(self.last_cost), "restarts": np.array(self.restarts)}
+
+    def load(self, s):
+        self.theta, self.prev = s["theta"].astype(float), s["prev"].astype(float)
+        self.t, self.eta = float(s["t"]), float(s["eta"])
+        self.last_cost, self.restarts = float(s["last_cost"]), int(s["restarts"])
+
+    def scale_step(self, f):
+        self.eta *= f
+        self.prev = self.theta.copy()
+        self.t = 1.0
+        self.last_cost = np.inf
+
+
+class SR:
+    """theta -= lr (S + diag_shift 1)^-1 grad C, S = Re Cov_w(O*, O), O = d log rho / d theta."""
+
+    def __init__(self, theta, lr=0.02, diag_shift=0.01):
+        self.theta = np.array(theta, float)
+        self.lr, self.diag_shift = lr, diag_shift
+        self.info = {}
+
+    def point(self):
+        return self.theta
+
+    def update(self, g, cost, trial=None, jac=None):
+        O, w = jac()
+        O = np.asarray(O)
+        w = np.asarray(w, float)
+        Oc = O - (w[:, None] * O).sum(0)
+        sw = np.sqrt(w)[:, None]
+        A = np.concatenate([(sw * Oc).real, (sw * Oc).imag], axis=0)  # S = A^T A
+        P = A.shape[1]
+        if A.shape[0] < P:  # solve in sample space: (A^T A + e)^-1 g = A^T (A A^T + e)^-1 A g / e ... use push-through
+            K = A @ A.T + self.diag_shift * np.eye(A.shape[0])
+            x = (np.asarray(g) - A.T @ np.linalg.solve(K, A @ np.asarray(g))) / self.diag_shift
+        else:
+            S = A.T @ A + self.diag_shift * np.eye(P)
+            x = np.linalg.solve(S, np.asarray(g))
+        self.theta = self.theta - self.lr * x
+        self.info = {"step": self.lr}
+
+    def state(self):
+        return {"theta": self.theta, "lr": np.array(self.lr)}
+
+    def load(self, s):
+        self.theta, self.lr = s["theta"].astype(float), float(s["lr"])
+
+    def scale_step(self, f):
+        self.lr *= f
+
+
+def make_optimizer(name: str, theta, params: dict):
+    if name == "adam":
+        return Adam(theta, lr=params["lr"])
+    if name == "nagd":
+        return NAGD(theta, lr=params["lr"], shrink=params["nagd_shrink"], grow=params["nagd_grow"],
+                    max_backtrack=params["nagd_max_backtrack"])
+    if name == "sr":
+        return SR(theta, lr=params["lr"], diag_shift=params["diag_shift"])
+    raise ValueError(name)

@@ -1,0 +1,201 @@
+"""Samplers for density operators and their diagnostics.
+
+Doubled sampler: Metropolis on (sigma, sigma') from p ~ |rho|^(2 beta) (beta = 1 is the L2-cost
+distribution, beta < 1 the flattened distribution of Mellak et al.). Diagonal sampler: Metropolis on
+sigma from p ~ |rho(sigma, sigma)| (the modulus: rho(sigma, sigma) of an unconstrained ansatz need not be
+real and positive; its phase is carried as a weight by vmc.observables). Both run many chains in
+parallel, jit-compiled, vectorised over the chains.
+
+Moves (all symmetric, so the plain Metropolis ratio applies), on the doubled configuration of 2N bits:
+    single  flip one of the 2N bits                   (leaves the Z-parity sector)
+    pair    flip two distinct bits of the 2N           (stays in the sector parity(ket) = parity(bra))
+    diag    flip site i in the ket and in the bra      (stays in the sector)
+    swap    exchange ket and bra                       (stays in the sector; |rho| symmetric if Hermitian)
+The sector-restricted mixture (pair, diag, swap) is used when the model conserves Z parity, so the chain
+never visits elements that vanish by symmetry; otherwise (single, diag, swap). The diagonal sampler only
+uses diag moves, so ket = bra throughout.
+
+Exact samplers (small systems): enumerate every configuration (in the sector) and draw from the exact
+distribution; `enumerate` returns all of them once, with their log density as weight (full summation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from .configs import all_doubled, in_parity_sector
+
+MOVES = ("single", "pair", "diag", "swap")
+
+
+def move_probs(kind: str, sector: bool) -> np.ndarray:
+    if kind == "diagonal":
+        return np.array([0.0, 0.0, 1.0, 0.0])
+    if sector:
+        return np.array([0.0, 0.5, 0.4, 0.1])
+    return np.array([0.5, 0.0, 0.4, 0.1])
+
+
+@dataclass
+class SampleBatch:
+    x: object  # (C, S, 2, N) int8: chains x samples per chain
+    log_rho: object  # (C, S) complex log rho of the samples
+    acceptance: float
+
+
+class MetropolisSampler:
+    """Metropolis chains for p ~ exp(power * Re log_rho(params, x)).
+
+    kind 'doubled' (power = 2 beta) or 'diagonal' (power = 1, configurations with ket = bra)."""
+
+    def __init__(self, log_rho, n_sites: int, n_chains: int, kind: str = "doubled", power: float = 2.0,
+                 sector: bool = False, sweep: int | None = None):
+        if kind not in ("doubled", "diagonal"):
+            raise ValueError(f"sampler kind must be doubled or diagonal, got {kind!r}")
+        self.log_rho, self.n, self.n_chains, self.kind = log_rho, n_sites, n_chains, kind
+        self.power, self.sector = float(power), bool(sector)
+        self.probs = move_probs(kind, sector)
+        self.sweep = int(sweep) if sweep else (2 * n_sites if kind == "doubled" else n_sites)
+        import jax
+
+        self._run = jax.jit(self._run_impl, static_argnums=(3,))
+
+    def init_state(self, key):
+        """Random ket, bra = ket: inside the Z-parity sector and on the diagonal."""
+        import jax
+        import jax.numpy as jnp
+
+        ket = jax.random.bernoulli(key, 0.5, (self.n_chains, self.n)).astype(jnp.int8)
+        return jnp.stack([ket, ket], axis=1)
+
+    def _propose(self, key, x):
+        import jax
+        import jax.numpy as jnp
+
+        C, n = self.n_chains, self.n
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        kind = jax.random.choice(k1, 4, (C,), p=jnp.asarray(self.probs))
+        i = jax.random.randint(k2, (C,), 0, 2 * n)
+        j = (i + 1 + jax.random.randint(k3, (C,), 0, 2 * n - 1)) % (2 * n)
+        s = jax.random.randint(k4, (C,), 0, n)
+        eye = jnp.eye(2 * n, dtype=jnp.int8)
+        mask = jnp.where((kind == 0)[:, None], eye[i],
+                         jnp.where((kind == 1)[:, None], eye[i] + eye[j], eye[s] + eye[s + n]))
+        flat = x.reshape(C, 2 * n) ^ mask
+        new = jnp.where((kind == 3)[:, None, None], x[:, ::-1, :], flat.reshape(C, 2, n))
+        return new
+
+    def _run_impl(self, params, x, key, n_per_chain: int, n_discard: int):
+        import jax
+        import jax.numpy as jnp
+
+        lr = self.log_rho(params, x)
+
+        def step(carry, key):
+            x, lr, acc = carry
+            kp, ka = jax.random.split(key)
+            xn = self._propose(kp, x)
+            lrn = self.log_rho(params, xn)
+            logr = self.power * (lrn.real - lr.real)
+            ok = jnp.log(jax.random.uniform(ka, (self.n_chains,))) < logr
+            x = jnp.where(ok[:, None, None], xn, x)
+            lr = jnp.where(ok, lrn, lr)
+            return (x, lr, acc + ok.sum()), None
+
+        def sweep(carry, key):
+            carry, _ = jax.lax.scan(step, carry, jax.random.split(key, self.sweep))
+            return carry, (carry[0], carry[1])
+
+        kd, ks = jax.random.split(key)
+        carry = (x, lr, jnp.zeros((), jnp.int32))
+        # burn-in with a traced length, so that it does not trigger a recompilation
+        carry = jax.lax.fori_loop(0, n_discard, lambda i, c: sweep(c, jax.random.fold_in(kd, i))[0], carry)
+        carry = (carry[0], carry[1], jnp.zeros((), jnp.int32))
+        carry, (xs, lrs) = jax.lax.scan(sweep, carry, jax.random.split(ks, n_per_chain))
+        acc = carry[2] / (n_per_chain * self.sweep * self.n_chains)
+        return carry[0], jnp.swapaxes(xs, 0, 1), jnp.swapaxes(lrs, 0, 1), acc
+
+    def sample(self, params, x, key, n_per_chain: int, n_discard: int = 0):
+        """Returns (final chain state, SampleBatch)."""
+        import jax.numpy as jnp
+
+        xf, xs, lrs, acc = self._run(params, x, key, int(n_per_chain), jnp.asarray(int(n_discard), jnp.int32))
+        return xf, SampleBatch(xs, lrs, float(acc))
+
+
+def enumerate_configs(n: int, kind: str = "doubled", sector: bool = False) -> np.ndarray:
+    """All doubled configurations (in the parity sector if asked), or all diagonal ones (ket = bra)."""
+    if kind == "diagonal":
+        from .configs import int_to_bits
+
+        k = int_to_bits(np.arange(2**n), n)
+        return np.stack([k, k], axis=1)
+    X = all_doubled(n)
+    return X[in_parity_sector(X)] if sector else X
+
+
+class ExactSampler:
+    """Independent draws from the exact distribution p ~ exp(power Re log_rho) over all configurations."""
+
+    def __init__(self, log_rho, n_sites: int, n_chains: int, kind: str = "doubled", power: float = 2.0,
+                 sector: bool = False):
+        import jax
+        import jax.numpy as jnp
+
+        if n_sites > 7:
+            raise ValueError("the exact sampler enumerates 4^N configurations; use it for N <= 7")
+        self.log_rho, self.n, self.n_chains, self.kind, self.power = log_rho, n_sites, n_chains, kind, float(power)
+        self.all = jnp.asarray(enumerate_configs(n_sites, kind, sector))
+
+        def run(params, key, n_per_chain):
+            lr = self.log_rho(params, self.all)
+            idx = jax.random.categorical(key, self.power * lr.real, shape=(self.n_chains, n_per_chain))
+            return self.all[idx], lr[idx]
+
+        self._run = jax.jit(run, static_argnums=(2,))
+
+    def init_state(self, key):
+        return None
+
+    def sample(self, params, x, key, n_per_chain: int, n_discard: int = 0):
+        xs, lrs = self._run(params, key, int(n_per_chain))
+        return x, SampleBatch(xs, lrs, 1.0)
+
+
+# --- diagnostics ------------------------------------------------------------------------------------
+def split_rhat(trace: np.ndarray) -> float:
+    """Split-R-hat (Gelman et al.) of a scalar trace of shape (chains, samples); ~1 when mixed."""
+    trace = np.asarray(trace, float)
+    C, S = trace.shape
+    h = S // 2
+    if h < 2:
+        return float("nan")
+    chains = np.concatenate([trace[:, :h], trace[:, h:2 * h]], axis=0)
+    W = chains.var(axis=1, ddof=1).mean()
+    B = h * chains.mean(axis=1).var(ddof=1)
+    if W <= 0:
+        return float("nan") if B > 0 else 1.0
+    var = (h - 1) / h * W + B / h
+    return float(np.sqrt(var / W))
+
+
+def autocorr_time(trace: np.ndarray, c: float = 5.0) -> float:
+    """Integrated autocorrelation time (in samples) of a (chains, samples) trace, chain-averaged
+    autocorrelation with Sokal's automatic window."""
+    x = np.asarray(trace, float)
+    C, S = x.shape
+    if S < 4:
+        return float("nan")
+    x = x - x.mean(axis=1, keepdims=True)
+    f = np.fft.rfft(x, n=2 * S, axis=1)
+    acf = np.fft.irfft(f * np.conj(f), axis=1)[:, :S].mean(axis=0)
+    if acf[0] <= 0:
+        return 1.0
+    acf = acf / acf[0]
+    taus = 2.0 * np.cumsum(acf) - 1.0
+    window = np.arange(S) < c * taus
+    m = int(np.argmin(window)) if not window.all() else S - 1
+    return float(max(taus[m], 1.0))
