@@ -78,9 +78,8 @@ class EncoderLayer(nn.Module):
 
     def _split(self, x: torch.Tensor):
         """[B, T, d] -> q, k, v each [B, heads, T, head_dim]."""
-        B, T, _ = x.shape
-        qkv = self.qkv(x).view(B, T, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        return qkv[0], qkv[1], qkv[2]
+        B, T, d = x.shape
+        return tuple(u.view(B, T, self.n_heads, self.head_dim).transpose(1, 2) for u in self.qkv(x).split(d, -1))
 
     def _finish(self, x: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
         B, _, T, _ = att.shape
