@@ -91,10 +91,11 @@ def _run(spec: RunSpec, ctx: RunContext, module, p: dict, extra_info: dict) -> R
 
     from ..results import device_description
     from ..vmc.driver import run_steady
+    from ..vmc.sampling import prng_key
 
     n = spec.system.n_sites
     x0 = jnp.zeros((1, 2, n), jnp.int8)
-    params0 = module.init(jax.random.PRNGKey(spec.seed + 7919), x0)
+    params0 = module.init(prng_key(spec.seed + 7919), x0)
     try:
         run = run_steady(spec.system, module, params0, p, list(spec.observables), seed=spec.seed,
                          state_dir=ctx.state_dir, init_state=ctx.init_state, progress=ctx.progress,

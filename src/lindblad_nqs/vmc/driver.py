@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .optimizers import make_optimizer
-from .sampling import ExactSampler, MetropolisSampler, autocorr_time, enumerate_configs, split_rhat
+from .sampling import PRNG_IMPL, ExactSampler, MetropolisSampler, autocorr_time, enumerate_configs, prng_key, split_rhat
 
 
 @dataclass
@@ -109,7 +109,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         raise ValueError(f"unknown sampler {kind!r}")
 
     opt = make_optimizer(cfg["optimizer"], theta0, cfg)
-    key = jax.random.PRNGKey(seed)
+    key = prng_key(seed)
     key, k0 = jax.random.split(key)
     chain = sampler.init_state(k0) if sampler is not None else None
     start_it, rows_hist = 0, []
@@ -119,7 +119,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         if int(d["n_params"]) == theta0.size and str(d["optimizer"]) == cfg["optimizer"]:
             opt.load({k[4:]: d[k] for k in d.files if k.startswith("opt_")})
             start_it = int(d["iteration"])
-            key = jnp.asarray(d["key"])
+            key = jax.random.wrap_key_data(jnp.asarray(d["key"]), impl=PRNG_IMPL)
             if chain is not None and "chain" in d.files:
                 chain = jnp.asarray(d["chain"])
             rows_hist = json.loads(str(d["history"]))
@@ -128,7 +128,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     def save_checkpoint(it):
         extra = {"chain": np.asarray(chain)} if chain is not None else {}
         tmp = state_dir / "checkpoint.tmp.npz"
-        np.savez(tmp, iteration=it, key=np.asarray(key), n_params=theta0.size, optimizer=cfg["optimizer"],
+        np.savez(tmp, iteration=it, key=np.asarray(jax.random.key_data(key)), n_params=theta0.size, optimizer=cfg["optimizer"],
                  history=json.dumps(rows_hist), **{f"opt_{k}": v for k, v in opt.state().items()}, **extra)
         tmp.replace(ckpt)
         save_params_npz(state_dir / "params.npz", unravel(jnp.asarray(opt.theta, jnp.float32)))
@@ -181,7 +181,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         y = jnp.asarray(opt.point(), jnp.float32)
         key, ks = jax.random.split(key)
         if sampler is not None:
-            discard = cfg["n_discard"] if it == start_it else 0
+            discard = cfg["n_discard"] if it == 0 else 0
             chain, batch = sampler.sample(y, chain, ks, per_chain, discard)
             x = batch.x.reshape(-1, 2, n)
             lq = 2 * beta * batch.log_rho.reshape(-1).real
@@ -218,7 +218,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
                "cost_err": float(np.sqrt(max(float(aux["var"]), 0.0) / max(float(aux["ess"]), 1.0))),
                "acceptance": acc, "rhat": rhat, "ess": float(aux["ess"]), "grad_norm": float(np.linalg.norm(g)),
                "step": float(opt.info.get("step", np.nan)), "time_s": dt}
-        if tracked_obs and ((it + 1) % cfg["track_every"] == 0 or it + 1 == iters or it == start_it):
+        if tracked_obs and ((it + 1) % cfg["track_every"] == 0 or it + 1 == iters or it == 0):
             key, kt = jax.random.split(key)
             res, _ = observe(jnp.asarray(opt.theta, jnp.float32), cfg["track_samples"], kt, 2)
             for o in tracked_obs:
