@@ -1,0 +1,168 @@
+"""Training loops of luo2022 on an autoregressive POVM model: the L1 steady state (Adam on Eq. 5) and
+the forward-backward trapezoid dynamics (Adam on Eq. 4 at every time step, warm-started)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..model import SpinSystem
+from ..observables import Observable
+from ..povm import POVMLindbladian, estimate, get_povm
+from ..povm.observables import pauli_string_samples
+from .costs import l1_cost, log_prob_chunked, prepare, trapezoid_cost
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    n_layers: int = 1
+    d_model: int = 32
+    n_heads: int = 1
+    d_ff: int = 0  # 0: the network's default (2 d_model)
+    strings: str = "0s"
+    dtype: str = "float32"
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def torch_dtype(name: str):
+    return {"float32": torch.float32, "float64": torch.float64}[name]
+
+
+def build_model(system: SpinSystem, cfg: NetConfig, site_probs, device="cpu"):
+    """A Transformer (string 0, the row-major order) or String States over several orderings."""
+    from ..nets.strings import StringStates, parse_strings
+    from ..nets.transformer import Transformer
+
+    kw = dict(n_layers=cfg.n_layers, d_model=cfg.d_model, n_heads=cfg.n_heads, site_probs=site_probs,
+              d_ff=cfg.d_ff or None, dtype=torch_dtype(cfg.dtype), device=device)
+    if parse_strings(cfg.strings) == (0,):
+        return Transformer(system.n_sites, **kw)
+    return StringStates(system.lattice, cfg.strings, **kw)
+
+
+class POVMTrainer:
+    """A model, the POVM Lindbladian of the system, and a random generator for exact sampling."""
+
+    def __init__(self, system: SpinSystem, povm: str, model, seed: int, device="cpu", chunk: int = 65536):
+        self.system = system
+        self.povm = get_povm(povm)
+        self.lind = POVMLindbladian(system, self.povm)
+        self.model = model
+        self.device = torch.device(device)
+        self.gen = torch.Generator(device=self.device).manual_seed(int(seed))
+        self.chunk = chunk
+        self.dtype = next(model.parameters()).dtype
+
+    # --- sampling and observables -------------------------------------------------------------------
+    def sample(self, n: int) -> torch.Tensor:
+        self.model.eval()
+        return self.model.sample(n, self.gen)
+
+    def magnetisations(self, a: torch.Tensor) -> dict[str, float]:
+        """Site-averaged <sx>, <sy>, <sz> from samples (cheap tracking for histories)."""
+        a = a.cpu().numpy()
+        n = a.shape[1]
+        return {f"s{p}": float(np.mean([pauli_string_samples(self.povm, a, {i: p}).mean() for i in range(n)]))
+                for p in "xyz"}
+
+    def observables(self, observables: list[Observable], n_samples: int) -> list[tuple[str, float, float]]:
+        a = self.sample(n_samples).cpu().numpy()
+        return [(o.name, *estimate(self.povm, o, a)) for o in observables]
+
+    # --- the two costs ------------------------------------------------------------------------------
+    def steady_iteration(self, opt, n_samples: int) -> dict:
+        t0 = time.perf_counter()
+        a = self.sample(n_samples)
+        batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
+        self.model.train()
+        opt.zero_grad(set_to_none=True)
+        res = l1_cost(self.model, batch, backward=True, chunk=self.chunk)
+        opt.step()
+        return {"cost": res.value, "cost_stderr": res.stderr, "unique_a": batch.n_a,
+                "unique_b": len(batch.strings), "seconds": time.perf_counter() - t0, **self.magnetisations(a)}
+
+    def trapezoid_step(self, tau: float, n_samples: int, lr: float, tol: float, max_iter: int,
+                       min_iter: int = 1, extrapolate_from=None) -> dict:
+        """One time step 2 tau: minimise Eq. 4 over the model, compared with the current distribution,
+        until the mean cost of the last three iterations, divided by 2 tau, is below `tol` (an L1
+        residual per unit time), or max_iter Adam iterations (a fresh Adam each step).
+
+        The model starts from the current parameters (warm start), or, with `extrapolate_from` (the
+        parameters one step earlier), from their linear extrapolation.
+        Returns the step record: iterations used, the cost of the first iteration (about
+        2 tau ||L p||_1 without extrapolation) and the mean of the last three, and whether `tol` was met."""
+        t0 = time.perf_counter()
+        old = copy.deepcopy(self.model).eval()
+        for p in old.parameters():
+            p.requires_grad_(False)
+        if extrapolate_from is not None:
+            with torch.no_grad():
+                for q, q_prev in zip(self.model.parameters(), extrapolate_from):
+                    q.add_(q - q_prev.to(q))
+        cache = _LogProbCache(old, self.lind, self.chunk)
+        opt = torch.optim.Adam(self.model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
+        costs: list[float] = []
+        converged = False
+        it = 0
+        a = res = None
+        for it in range(1, max_iter + 1):
+            a = self.sample(n_samples)
+            batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
+            old_lp = cache(batch.strings)
+            self.model.train()
+            opt.zero_grad(set_to_none=True)
+            res = trapezoid_cost(self.model, old_lp, batch, tau, backward=True, chunk=self.chunk)
+            costs.append(res.value)
+            if it >= max(min_iter, 1) and np.mean(costs[-3:]) < tol * 2 * tau:
+                converged = True
+                break
+            opt.step()
+        return {"inner_iterations": it, "cost_start": costs[0], "cost": float(np.mean(costs[-3:])),
+                "cost_stderr": res.stderr, "converged": converged, "seconds": time.perf_counter() - t0,
+                **self.magnetisations(a)}
+
+
+class _LogProbCache:
+    """log p of a fixed model on strings, remembered across the inner iterations of a time step
+    (strings packed in one key word; longer strings are evaluated every time)."""
+
+    def __init__(self, model, lind, chunk):
+        self.model, self.lind, self.chunk = model, lind, chunk
+        self.keys = np.zeros(0, np.int64)
+        self.values = None
+
+    def __call__(self, strings: torch.Tensor) -> torch.Tensor:
+        if self.lind.n_words > 1:
+            return log_prob_chunked(self.model, strings, self.chunk)
+        keys = self.lind.keys(strings.cpu().numpy())[:, 0]
+        pos = np.searchsorted(self.keys, keys)
+        found = (pos < len(self.keys)) & (self.keys[np.minimum(pos, len(self.keys) - 1)] == keys) \
+            if len(self.keys) else np.zeros(len(keys), bool)
+        if not found.all():
+            miss = np.flatnonzero(~found)
+            lp_new = log_prob_chunked(self.model, strings[torch.as_tensor(miss, device=strings.device)], self.chunk)
+            allk = np.concatenate([self.keys, keys[miss]])
+            allv = lp_new if self.values is None else torch.cat([self.values, lp_new])
+            order = np.argsort(allk, kind="stable")
+            self.keys = allk[order]
+            self.values = allv[torch.as_tensor(order, device=allv.device)]
+            pos = np.searchsorted(self.keys, keys)
+        return self.values[torch.as_tensor(pos, device=self.values.device)]
+
+
+def make_adam(model, lr: float):
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
+
+
+def lr_at(iteration: int, n_iter: int, lr: float, lr_final: float) -> float:
+    """Exponential interpolation from lr (first iteration) to lr_final (last)."""
+    if n_iter <= 1 or lr_final == lr:
+        return lr
+    return lr * math.exp(math.log(lr_final / lr) * iteration / (n_iter - 1))

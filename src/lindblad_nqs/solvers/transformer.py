@@ -1,0 +1,324 @@
+"""Method `transformer` (luo2022): an autoregressive Transformer (or String States) over POVM outcomes.
+
+steady   : minimise the L1 norm of dp/dt (Eq. 5) with Adam, the sampling weight held fixed (Eq. S22);
+           with dyn_time > 0 the variational result is then evolved by the trapezoid dynamics for
+           dyn_time (iterations: 0 gives the pure "dyn" steady state from the `init` product state).
+dynamics : forward-backward trapezoid steps of 2 * task.dt (task.dt is the paper's tau), each
+           minimising Eq. 4 with a fresh Adam, warm-started, until cost / (2 tau) < inner_tol or
+           inner_max iterations; from task.initial, or from the final model of the run in
+           --init-state (var+dyn).
+
+Hyperparameters (method.*):
+  povm          tetrahedral | pauli4
+  n_layers, d_model, n_heads, d_ff (0: 2 d_model)      the Transformer
+  strings       0s | 1s | 2s | 4s | 8s (String States; strings other than 0s need a square lattice)
+  samples       samples per Adam iteration;  eval_samples: samples for the reported observables
+  iterations, lr, lr_final     Adam on the L1 cost (lr decays exponentially from lr to lr_final)
+  init          the product state the steady-state search starts from
+  tau, dyn_time steady task only: trapezoid time step and evolution time after the variational stage
+  dyn_lr, inner_tol, inner_max, inner_min    the inner Adam loop of each trapezoid step: it stops when
+                the mean cost of its last three iterations / (2 tau) < inner_tol (an L1 residual of dp/dt)
+                after at least inner_min iterations, or after inner_max
+  warm_start    previous (the paper: start each step from the last parameters) | extrapolate (from
+                their linear extrapolation over the last step)
+  seeds         number of independent runs (seeds seed, seed+1, ...) whose distributions are averaged
+                (supplement S5: observables are the mean over runs)
+  dtype, device float32 | float64;  auto | cpu | cuda
+  checkpoint_every   iterations (steady) or steps (dynamics) between checkpoints in the state dir
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..methods import Result, RunContext, register
+from ..spec import RunSpec, SpecError
+
+DEFAULTS = {
+    "povm": "tetrahedral",
+    "n_layers": 1,
+    "d_model": 32,
+    "n_heads": 4,
+    "d_ff": 0,
+    "strings": "0s",
+    "samples": 2000,
+    "eval_samples": 10000,
+    "iterations": 500,
+    "lr": 0.01,
+    "lr_final": 0.0005,
+    "init": "z+",
+    "tau": 0.0,
+    "dyn_time": 0.0,
+    "dyn_lr": 0.001,
+    "inner_tol": 1.0,
+    "inner_max": 50,
+    "inner_min": 3,
+    "warm_start": "previous",
+    "seeds": 1,
+    "dtype": "float32",
+    "device": "auto",
+    "checkpoint_every": 50,
+    "chunk": 65536,
+}
+
+
+def _check_params(spec: RunSpec) -> dict:
+    from ..model import PRODUCT_STATES
+    from ..povm import POVM_NAMES
+
+    p = dict(spec.params)
+    if p["povm"] not in POVM_NAMES:
+        raise SpecError(f"method.povm must be one of {', '.join(POVM_NAMES)}, got {p['povm']!r}")
+    for key in ("n_layers", "d_model", "n_heads", "samples", "eval_samples", "inner_max", "seeds",
+                "checkpoint_every", "chunk"):
+        if p[key] < 1:
+            raise SpecError(f"method.{key} must be a positive integer, got {p[key]}")
+    for key in ("iterations", "d_ff", "inner_min"):
+        if p[key] < 0:
+            raise SpecError(f"method.{key} must be >= 0, got {p[key]}")
+    if p["d_model"] % p["n_heads"]:
+        raise SpecError(f"method.d_model ({p['d_model']}) must be a multiple of method.n_heads ({p['n_heads']})")
+    if p["d_model"] % 2:
+        raise SpecError(f"method.d_model must be even (sinusoidal positions), got {p['d_model']}")
+    for key in ("lr", "lr_final", "dyn_lr", "inner_tol"):
+        if not p[key] > 0:
+            raise SpecError(f"method.{key} must be positive, got {p[key]}")
+    for key in ("tau", "dyn_time"):
+        if p[key] < 0:
+            raise SpecError(f"method.{key} must be >= 0, got {p[key]}")
+    if p["init"] not in PRODUCT_STATES:
+        raise SpecError(f"method.init must be a product state label ({', '.join(PRODUCT_STATES)}), got {p['init']!r}")
+    if p["warm_start"] not in ("previous", "extrapolate"):
+        raise SpecError(f"method.warm_start must be previous or extrapolate, got {p['warm_start']!r}")
+    if p["dtype"] not in ("float32", "float64"):
+        raise SpecError(f"method.dtype must be float32 or float64, got {p['dtype']!r}")
+    if p["device"] not in ("auto", "cpu", "cuda"):
+        raise SpecError(f"method.device must be auto, cpu or cuda, got {p['device']!r}")
+    try:
+        from ..nets.strings import parse_strings
+
+        strings = parse_strings(p["strings"])
+    except ValueError as e:
+        raise SpecError(f"method.strings: {e}") from None
+    if strings != (0,) and spec.system.lattice.dim != 2:
+        raise SpecError(f"method.strings {p['strings']!r} needs a 2D lattice; a chain takes strings: 0s")
+    if spec.task.kind == "steady":
+        if p["dyn_time"] > 0 and not p["tau"] > 0:
+            raise SpecError("method.tau must be positive when method.dyn_time > 0")
+        if p["iterations"] == 0 and p["dyn_time"] == 0:
+            raise SpecError("method.iterations and method.dyn_time are both 0: nothing to solve")
+    else:
+        if p["tau"] not in (0.0, spec.task.dt):
+            raise SpecError(f"method.tau is for steady tasks; dynamics use task.dt as tau (got tau {p['tau']}, "
+                            f"dt {spec.task.dt})")
+        for key, value in (("task.t_final", spec.task.t_final), ("task.save_every", spec.task.save_every)):
+            r = value / (2 * spec.task.dt)
+            if abs(r - round(r)) > 1e-6:
+                raise SpecError(f"{key} ({value}) must be a multiple of 2 * task.dt ({2 * spec.task.dt}): "
+                                "a trapezoid step advances the time by 2 tau")
+    return p
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SpecError("method.device is cuda but no CUDA device is visible")
+    return name
+
+
+@register("transformer", DEFAULTS, tasks=("steady", "dynamics"))
+def solve(spec: RunSpec, ctx: RunContext) -> Result:
+    import torch
+
+    p = _check_params(spec)
+    torch.set_num_threads(max(1, ctx.threads))
+    device = _device(p["device"])
+    runs = []
+    for k in range(p["seeds"]):
+        runs.append(_run_one(spec, ctx, p, k, device))
+    rows = _combine([r["rows"] for r in runs])
+    history = pd.concat([r["history"] for r in runs], ignore_index=True)
+    info = {
+        "device": device,
+        "n_runs_averaged": p["seeds"],
+        "seeds": [spec.seed + k for k in range(p["seeds"])],
+        "per_run": [r["info"] for r in runs],
+        "tau": runs[0]["info"].get("tau"),
+        "averaging": "observables are the mean over runs (luo2022 S5); stderr combines the runs' Monte Carlo errors",
+    }
+    return Result(rows, info, history)
+
+
+def _combine(per_run: list[list[tuple]]) -> list[tuple]:
+    if len(per_run) == 1:
+        return per_run[0]
+    out = []
+    for entries in zip(*per_run):
+        t, name = entries[0][0], entries[0][1]
+        vals = np.array([e[2] for e in entries])
+        errs = np.array([e[3] for e in entries])
+        out.append((t, name, float(vals.mean()), float(np.sqrt(np.sum(errs**2)) / len(vals))))
+    return out
+
+
+# --- one independent run ----------------------------------------------------------------------------
+def _net_config(p: dict):
+    from ..povm_solvers.training import NetConfig
+
+    return NetConfig(p["n_layers"], p["d_model"], p["n_heads"], p["d_ff"], str(p["strings"]), p["dtype"])
+
+
+def _load_init(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str):
+    """Model of run k of the finished run in ctx.init_state (var+dyn): its network and POVM."""
+    import torch
+
+    from ..povm_solvers.training import NetConfig, build_model
+
+    path = Path(ctx.init_state) / f"model_run{k}.pt"
+    if not path.exists():
+        raise SpecError(f"--init-state {ctx.init_state} has no {path.name}; it must be a finished transformer run "
+                        f"with at least {p['seeds']} run(s) (method.seeds)")
+    ck = torch.load(path, map_location=device, weights_only=False)
+    if ck["n_sites"] != spec.system.n_sites:
+        raise SpecError(f"--init-state model has {ck['n_sites']} sites, this system {spec.system.n_sites}")
+    if ck["povm"] != p["povm"]:
+        raise SpecError(f"method.povm {p['povm']!r} differs from the --init-state run's {ck['povm']!r}")
+    cfg = NetConfig(**ck["net"])
+    if cfg != _net_config(p):
+        raise SpecError(f"the network of --init-state ({ck['net']}) differs from method.* "
+                        f"({_net_config(p).to_dict()}); give the same n_layers, d_model, n_heads, d_ff, strings, dtype")
+    model = build_model(spec.system, cfg, None, device)
+    model.load_state_dict(ck["model"])
+    return model
+
+
+def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> dict:
+    import torch
+
+    from ..povm import get_povm
+    from ..povm_solvers.training import POVMTrainer, build_model, lr_at, make_adam
+
+    seed = spec.seed + k
+    torch.manual_seed(seed)
+    cfg = _net_config(p)
+    povm = get_povm(p["povm"])
+    dyn = spec.task.kind == "dynamics"
+    if ctx.init_state is not None:
+        model = _load_init(spec, ctx, p, k, device)
+        start_label = f"init_state:{ctx.init_state}"
+    else:
+        label = spec.task.initial if dyn else p["init"]
+        model = build_model(spec.system, cfg, povm.product_probabilities(label), device)
+        start_label = label
+    trainer = POVMTrainer(spec.system, p["povm"], model, seed, device, p["chunk"])
+    opt = make_adam(model, p["lr"])
+    state = ctx.state_dir
+    ckpt = state / f"run{k}.ckpt.pt"
+    hist: list[dict] = []
+    rows: list[tuple] = []
+    it0 = step0 = 0
+    if ckpt.exists():  # resume
+        ck = torch.load(ckpt, map_location=device, weights_only=False)
+        if ck.get("spec_hash") == spec.hash:
+            model.load_state_dict(ck["model"])
+            if ck.get("opt") is not None:
+                opt.load_state_dict(ck["opt"])
+            trainer.gen.set_state(ck["gen"].to(trainer.gen.get_state().device) if hasattr(ck["gen"], "to") else ck["gen"])
+            hist, rows, it0, step0 = ck["history"], ck["rows"], ck["iteration"], ck["step"]
+
+    def save_ckpt(iteration, step, with_opt=True):
+        state.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"spec_hash": spec.hash, "model": model.state_dict(), "opt": opt.state_dict() if with_opt else None,
+                    "gen": trainer.gen.get_state(), "history": hist, "rows": rows, "iteration": iteration,
+                    "step": step}, tmp)
+        tmp.replace(ckpt)
+
+    progress = _progress(ctx, (0 if dyn else p["iterations"]) + _n_steps(spec, p), f"transformer run {k}")
+    progress.update(it0 + step0)
+    t_start = time.perf_counter()
+    # --- variational stage (steady task) ----------------------------------------------------------
+    if not dyn:
+        n_it = p["iterations"]
+        for it in range(it0, n_it):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(it, n_it, p["lr"], p["lr_final"])
+            rec = trainer.steady_iteration(opt, p["samples"])
+            hist.append({"run": k, "stage": "var", "iteration": it, "t": np.nan, **rec})
+            progress.update(1)
+            if (it + 1) % p["checkpoint_every"] == 0 and it + 1 < n_it:
+                save_ckpt(it + 1, 0)
+        it0 = n_it
+    # --- trapezoid dynamics -------------------------------------------------------------------------
+    tau = spec.task.dt if dyn else p["tau"]
+    n_steps = _n_steps(spec, p)
+    save_stride = int(round(spec.task.save_every / (2 * tau))) if dyn else None
+    if dyn and step0 == 0 and not rows:
+        rows += [(0.0, *r) for r in trainer.observables(list(spec.observables), p["eval_samples"])]
+    prev = None
+    for step in range(step0, n_steps):
+        now = [q.detach().clone() for q in model.parameters()]
+        rec = trainer.trapezoid_step(tau, p["samples"], p["dyn_lr"], p["inner_tol"], p["inner_max"], p["inner_min"],
+                                     extrapolate_from=prev)
+        if p["warm_start"] == "extrapolate":
+            prev = now
+        t = (step + 1) * 2 * tau
+        hist.append({"run": k, "stage": "dyn", "iteration": step, "t": t, **rec})
+        progress.update(1)
+        if dyn and (step + 1) % save_stride == 0:
+            rows += [(t, *r) for r in trainer.observables(list(spec.observables), p["eval_samples"])]
+            save_ckpt(it0, step + 1, with_opt=False)
+        elif not dyn and (step + 1) % p["checkpoint_every"] == 0:
+            save_ckpt(it0, step + 1, with_opt=False)
+    progress.close()
+    if not dyn:
+        rows = [(None, *r) for r in trainer.observables(list(spec.observables), p["eval_samples"])]
+    state.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict(), "net": cfg.to_dict(), "povm": p["povm"], "n_sites": spec.system.n_sites,
+                "seed": seed, "spec_hash": spec.hash}, state / f"model_run{k}.pt")
+    if ckpt.exists():
+        ckpt.unlink()
+    history = pd.DataFrame(hist)
+    info = {"seed": seed, "start": start_label, "tau": tau if n_steps else None, "n_steps": n_steps,
+            "wall_s": time.perf_counter() - t_start, "n_parameters": sum(q.numel() for q in model.parameters()),
+            "max_connections": trainer.lind.max_connections}
+    if not dyn and p["iterations"]:
+        var = history[history.stage == "var"]
+        info["final_cost"] = float(var.cost.iloc[-10:].mean())
+    if n_steps:
+        d = history[history.stage == "dyn"]
+        info |= {"inner_iterations_mean": float(d.inner_iterations.mean()),
+                 "inner_converged_fraction": float(d.converged.mean())}
+    (state / f"run{k}.json").write_text(json.dumps(info, indent=1, default=str))
+    return {"rows": rows, "history": history, "info": info}
+
+
+def _n_steps(spec: RunSpec, p: dict) -> int:
+    if spec.task.kind == "dynamics":
+        return int(round(spec.task.t_final / (2 * spec.task.dt)))
+    return int(math.ceil(p["dyn_time"] / (2 * p["tau"]) - 1e-9)) if p["dyn_time"] > 0 else 0
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(ctx: RunContext, total: int, desc: str):
+    if not ctx.progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc)
