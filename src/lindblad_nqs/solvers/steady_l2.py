@@ -5,7 +5,8 @@ Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
   iterations, n_samples (doubled samples per iteration), n_chains, sweep (proposals between samples,
   0: 2N), n_discard (burn-in sweeps), beta (sample from |rho|^(2 beta), corrected exactly), sector (restrict
   proposals to the Z-parity sector when the model conserves it), sampler (metropolis | exact | full_sum),
-  optimizer (nagd | adam | sr), lr (step: NAGD+'s initial step, Adam's rate, SR's rate), diag_shift (SR),
+  optimizer (nagd | adam | sr), lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor
+  (Adam's rate decays exponentially to lr * lr_final_factor at the last iteration), diag_shift (SR),
   nagd_shrink, nagd_grow, nagd_max_backtrack, obs_samples and obs_chains (the final diagonal sampling),
   track (observables recorded per iteration, default: all), track_every, track_samples, checkpoint_every,
   eig_max_sites (build rho and report its spectrum up to this many sites).
@@ -33,6 +34,7 @@ COMMON = {
     "sampler": "metropolis",
     "optimizer": "adam",
     "lr": 0.01,
+    "lr_final_factor": 1.0,
     "diag_shift": 0.01,
     "nagd_shrink": 0.5,
     "nagd_grow": 1.2,
@@ -68,7 +70,7 @@ def _check(spec: RunSpec) -> dict:
             raise SpecError(f"method.{k} must be >= 0, got {p[k]!r}")
     if not 0 < p["beta"] <= 1:
         raise SpecError(f"method.beta must lie in (0, 1], got {p['beta']!r}")
-    for k in ("lr", "diag_shift"):
+    for k in ("lr", "diag_shift", "lr_final_factor"):
         if not p[k] > 0:
             raise SpecError(f"method.{k} must be positive, got {p[k]!r}")
     if not 0 < p["nagd_shrink"] < 1 or p["nagd_grow"] < 1:
@@ -85,6 +87,24 @@ def _check(spec: RunSpec) -> dict:
     return p
 
 
+def enable_compilation_cache() -> None:
+    """JAX's persistent compilation cache (LINDBLAD_NQS_JAX_CACHE, default ~/.cache/lindblad_nqs/jax; 'off'
+    disables it): runs of a sweep share their compiled programs, which dominate short CPU runs."""
+    import os
+
+    import jax
+
+    path = os.environ.get("LINDBLAD_NQS_JAX_CACHE", os.path.expanduser("~/.cache/lindblad_nqs/jax"))
+    if path == "off" or jax.config.jax_compilation_cache_dir:
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
+    except OSError:
+        pass
+
+
 def _run(spec: RunSpec, ctx: RunContext, module, p: dict, extra_info: dict) -> Result:
     import jax
     import jax.numpy as jnp
@@ -95,7 +115,8 @@ def _run(spec: RunSpec, ctx: RunContext, module, p: dict, extra_info: dict) -> R
 
     n = spec.system.n_sites
     x0 = jnp.zeros((1, 2, n), jnp.int8)
-    params0 = module.init(prng_key(spec.seed + 7919), x0)
+    enable_compilation_cache()
+    params0 = jax.jit(module.init)(prng_key(spec.seed + 7919), x0)
     try:
         run = run_steady(spec.system, module, params0, p, list(spec.observables), seed=spec.seed,
                          state_dir=ctx.state_dir, init_state=ctx.init_state, progress=ctx.progress,

@@ -25,7 +25,7 @@ import numpy as np
 class CostFunctions:
     value_and_grad: object  # (theta, x, lq) -> (cost, grad, aux dict)
     value: object  # (theta, x, lq) -> (cost, aux)
-    log_rho: object  # (theta, x) -> complex
+    log_rho: object  # (theta, x) -> complex, jitted
 
 
 def make_cost(log_rho_flat, lind, chunk: int | None = None) -> CostFunctions:
@@ -33,17 +33,17 @@ def make_cost(log_rho_flat, lind, chunk: int | None = None) -> CostFunctions:
     import jax
     import jax.numpy as jnp
 
-    def local(theta, x):
+    def local(theta, x, tables):
         lr = log_rho_flat(theta, x)
-        lloc = lind.local_values(lambda y: log_rho_flat(theta, y), x, lr)
+        lloc = lind.local_values(lambda y: log_rho_flat(theta, y), x, lr, tables)
         return lr, lloc
 
     def weights(lr, lq):
         a = jax.lax.stop_gradient(2 * lr.real - lq)
         return jax.nn.softmax(a)
 
-    def surrogate(theta, x, lq):
-        lr, lloc = local(theta, x)
+    def surrogate(theta, x, lq, tables):
+        lr, lloc = local(theta, x, tables)
         cl = jnp.abs(lloc) ** 2
         w = weights(lr, lq)
         c = jnp.sum(w * cl)
@@ -55,16 +55,18 @@ def make_cost(log_rho_flat, lind, chunk: int | None = None) -> CostFunctions:
     vg = jax.value_and_grad(surrogate, has_aux=True)
 
     @jax.jit
-    def value_and_grad(theta, x, lq):
-        (_, aux), g = vg(theta, x, lq)
+    def _value_and_grad(theta, x, lq, tables):
+        (_, aux), g = vg(theta, x, lq, tables)
         return aux["cost"], g, aux
 
     @jax.jit
-    def value(theta, x, lq):
-        _, aux = surrogate(theta, x, lq)
+    def _value(theta, x, lq, tables):
+        _, aux = surrogate(theta, x, lq, tables)
         return aux["cost"], aux
 
-    return CostFunctions(value_and_grad, value, jax.jit(log_rho_flat))
+    # the Liouvillian's tables travel as arguments: one compilation serves every coupling of a sweep
+    return CostFunctions(lambda th, x, lq: _value_and_grad(th, x, lq, lind.tables),
+                         lambda th, x, lq: _value(th, x, lq, lind.tables), jax.jit(log_rho_flat))
 
 
 def exact_cost(rho_vec: np.ndarray, L) -> float:

@@ -110,6 +110,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
 
     opt = make_optimizer(cfg["optimizer"], theta0, cfg)
     key = prng_key(seed)
+    track_key = prng_key(seed + 104729)
     key, k0 = jax.random.split(key)
     chain = sampler.init_state(k0) if sampler is not None else None
     start_it, rows_hist = 0, []
@@ -153,7 +154,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             lrs.append(np.asarray(batch.log_rho))
             accs.append(batch.acceptance)
         xs, lrs = np.concatenate(xs, axis=1), np.concatenate(lrs, axis=1)
-        res, oinfo = estimate(costs.log_rho, theta, xs, lrs, observables)
+        res, oinfo = estimate(costs.log_rho, theta, xs, lrs, observables, chunk=obs_per_call * cfg["obs_chains"])
         oinfo["acceptance"] = float(np.mean(accs))
         oinfo["rhat"] = split_rhat(lrs.real)
         oinfo["autocorr_time"] = autocorr_time(lrs.real)
@@ -171,9 +172,13 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     jac_fn = None
     if cfg["optimizer"] == "sr":
         def _jac(theta, x):
-            f = lambda th: jnp.concatenate([log_rho_flat(th, x).real, log_rho_flat(th, x).imag])
-            J = jax.jacrev(f)(theta)
-            return J[: x.shape[0]] + 1j * J[x.shape[0]:]
+            # per-sample Jacobian (vmap of a single-sample jacrev): O(B) work, not O(B^2)
+            def one(th, xi):
+                v = log_rho_flat(th, xi[None])[0]
+                return jnp.stack([v.real, v.imag])
+
+            J = jax.vmap(jax.jacrev(one), in_axes=(None, 0))(theta, x)  # (B, 2, P)
+            return J[:, 0] + 1j * J[:, 1]
         jac_fn = jax.jit(_jac)
 
     for it in range(start_it, iters):
@@ -210,16 +215,18 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             return float(c), float(a["ess"]) / x.shape[0]
 
         jac = (lambda: (jac_fn(y, x), jax.nn.softmax(2 * costs.log_rho(y, x).real - lq))) if jac_fn else None
-        opt.update(g, cost, trial, jac)
+        cost_err = float(np.sqrt(max(float(aux["var"]), 0.0) / max(float(aux["ess"]), 1.0)))
+        opt.update(g, cost, trial, jac, cost_err=cost_err)
         dt = time.perf_counter() - t0
         if it > start_it:
             t_iter.append(dt)
-        row = {"iteration": it + 1, "cost": cost,
-               "cost_err": float(np.sqrt(max(float(aux["var"]), 0.0) / max(float(aux["ess"]), 1.0))),
+        row = {"iteration": it + 1, "cost": cost, "cost_err": cost_err,
                "acceptance": acc, "rhat": rhat, "ess": float(aux["ess"]), "grad_norm": float(np.linalg.norm(g)),
                "step": float(opt.info.get("step", np.nan)), "time_s": dt}
+        if "backtracks" in opt.info:
+            row.update(backtracks=int(opt.info["backtracks"]), restart=int(opt.info["restart"]))
         if tracked_obs and ((it + 1) % cfg["track_every"] == 0 or it + 1 == iters or it == 0):
-            key, kt = jax.random.split(key)
+            kt = jax.random.fold_in(track_key, it)  # its own stream: tracking never changes the optimisation
             res, _ = observe(jnp.asarray(opt.theta, jnp.float32), cfg["track_samples"], kt, 2)
             for o in tracked_obs:
                 row[o.name] = res[o.name][0]
@@ -246,7 +253,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             info["final_autocorr_time"] = autocorr_time(np.asarray(batch.log_rho).real)
     else:
         x, lq = all_x, jnp.zeros(all_x.shape[0])
-    c, aux = costs.value(theta, x, lq)
+    c, _, aux = costs.value_and_grad(theta, x, lq)  # same shapes as in training: no new compilation
     info["final_cost"] = float(c)
     diag_chain = None
     rows, oinfo = observe(theta, cfg["obs_samples"], ko, cfg["n_discard"])
@@ -255,25 +262,24 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     info["iterations"] = iters
     info["time_per_iteration_s"] = float(np.median(t_iter)) if t_iter else None
     if n <= cfg["eig_max_sites"]:
-        info.update(rho_spectrum(log_rho_flat, theta, n))
+        info.update(rho_spectrum(costs.log_rho, theta, n, chunk=obs_per_call * cfg["obs_chains"]))
     hist = pd.DataFrame(rows_hist)
     return SteadyRun(np.asarray(theta), hist, rows, info)
 
 
-def dense_rho(log_rho, theta, n: int) -> np.ndarray:
+def dense_rho(log_rho, theta, n: int, chunk: int = 16384) -> np.ndarray:
     """The full 2^N x 2^N matrix of the ansatz, normalised to unit trace (complex trace allowed)."""
-    import jax.numpy as jnp
+    from .observables import _chunked
 
     X = enumerate_configs(n, "doubled", False)
-    out = np.concatenate([np.asarray(log_rho(theta, jnp.asarray(X[i:i + 16384])))
-                          for i in range(0, len(X), 16384)]).astype(complex)
+    out = _chunked(log_rho, theta, X, chunk)
     m = out.real.max()
     rho = np.exp(out - m).reshape(2**n, 2**n)
     return rho / np.trace(rho)
 
 
-def rho_spectrum(log_rho, theta, n: int) -> dict:
-    rho = dense_rho(log_rho, theta, n)
+def rho_spectrum(log_rho, theta, n: int, chunk: int = 16384) -> dict:
+    rho = dense_rho(log_rho, theta, n, chunk)
     herm = 0.5 * (rho + rho.conj().T)
     ev = np.sort(np.linalg.eigvalsh(herm))[::-1]
     return {

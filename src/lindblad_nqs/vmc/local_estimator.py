@@ -61,26 +61,31 @@ class LocalLiouvillian:
         self.groups = _compile_groups(system)
         self.n_conn = int(sum(g.sites.shape[0] * g.cols.shape[1] for g in self.groups))
         n = self.n_sites
-        self._jgroups = []
+        self._static, self.tables = [], []
         for g in self.groups:
             onehot = np.zeros((g.sites.shape[0], g.k, n), np.float32)
             for t, ss in enumerate(g.sites):
                 for j, s in enumerate(ss):
                     onehot[t, j, s] = 1.0
-            self._jgroups.append(dict(k=g.k, m=g.cols.shape[1], sites=jnp.asarray(g.sites),
-                                      onehot=jnp.asarray(onehot), diag=jnp.asarray(g.diag.astype(np.complex64)),
-                                      cols=jnp.asarray(g.cols), vals=jnp.asarray(g.vals.astype(np.complex64))))
+            self._static.append((g.k, g.cols.shape[1]))
+            self.tables.append(dict(sites=jnp.asarray(g.sites), onehot=jnp.asarray(onehot),
+                                    diag=jnp.asarray(g.diag.astype(np.complex64)), cols=jnp.asarray(g.cols),
+                                    vals=jnp.asarray(g.vals.astype(np.complex64))))
 
-    def connected(self, x):
-        """x: (B, 2, N) int8 -> (diag (B,), xc (B, M, 2, N) int8, mel (B, M))."""
+    def connected(self, x, tables=None):
+        """x: (B, 2, N) int8 -> (diag (B,), xc (B, M, 2, N) int8, mel (B, M)).
+
+        `tables` (default: this Liouvillian's) can be passed as a traced argument of a jitted function,
+        so that the compiled code does not embed the couplings and is reused (and cached on disk)
+        across a sweep of couplings with the same sparsity."""
         import jax.numpy as jnp
 
+        tables = self.tables if tables is None else tables
         B = x.shape[0]
         xi = x.astype(jnp.int32)
         diag = jnp.zeros((B,), jnp.complex64)
         xcs, mels = [], []
-        for g in self._jgroups:
-            k, m = g["k"], g["m"]
+        for (k, m), g in zip(self._static, tables):
             shifts = (k - 1 - jnp.arange(k)).astype(jnp.int32)
             ket = xi[:, 0, :][:, g["sites"]]  # (B, T, k)
             bra = xi[:, 1, :][:, g["sites"]]
@@ -103,12 +108,12 @@ class LocalLiouvillian:
             return diag, jnp.zeros((B, 0, 2, self.n_sites), jnp.int8), jnp.zeros((B, 0), jnp.complex64)
         return diag, jnp.concatenate(xcs, 1).astype(jnp.int8), jnp.concatenate(mels, 1)
 
-    def local_values(self, log_rho, x, log_rho_x=None):
+    def local_values(self, log_rho, x, log_rho_x=None, tables=None):
         """L_loc(x) = (L rho)(x) / rho(x) for log_rho: (B', 2, N) -> (B',) complex log amplitudes."""
         import jax.numpy as jnp
 
         B = x.shape[0]
-        diag, xc, mel = self.connected(x)
+        diag, xc, mel = self.connected(x, tables)
         if log_rho_x is None:
             log_rho_x = log_rho(x)
         if xc.shape[1] == 0:

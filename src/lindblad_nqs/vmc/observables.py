@@ -46,9 +46,8 @@ def _chunked(log_rho, params, x: np.ndarray, chunk: int) -> np.ndarray:
     """log_rho on x in pieces of one fixed size (the last one padded), so it compiles once."""
     import jax.numpy as jnp
 
-    chunk = min(chunk, len(x))
     pad = (-len(x)) % chunk
-    xp = np.concatenate([x, x[:pad]]) if pad else x
+    xp = np.concatenate([x, np.repeat(x[:1], pad, axis=0)]) if pad else x
     out = np.concatenate([np.asarray(log_rho(params, jnp.asarray(xp[i:i + chunk])))
                           for i in range(0, len(xp), chunk)])
     return out[: len(x)].astype(complex)

@@ -24,9 +24,13 @@ import numpy as np
 
 
 class Adam:
-    def __init__(self, theta, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam with an optional exponential decay of the rate to lr * final_factor after `horizon` steps."""
+
+    def __init__(self, theta, lr=0.01, b1=0.9, b2=0.999, eps=1e-8, final_factor=1.0, horizon=1):
         self.theta = np.array(theta, float)
         self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
+        self.decay = final_factor ** (1.0 / max(1, horizon))
+        self.n_updates = 0
         self.m = np.zeros_like(self.theta)
         self.v = np.zeros_like(self.theta)
         self.t = 0
@@ -35,22 +39,25 @@ class Adam:
     def point(self):
         return self.theta
 
-    def update(self, g, cost, trial=None, jac=None):
+    def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
         g = np.asarray(g, float)
         self.t += 1
+        self.n_updates += 1
         self.m = self.b1 * self.m + (1 - self.b1) * g
         self.v = self.b2 * self.v + (1 - self.b2) * g**2
         mh = self.m / (1 - self.b1**self.t)
         vh = self.v / (1 - self.b2**self.t)
-        self.theta = self.theta - self.lr * mh / (np.sqrt(vh) + self.eps)
-        self.info = {"step": self.lr}
+        lr = self.lr * self.decay ** self.n_updates
+        self.theta = self.theta - lr * mh / (np.sqrt(vh) + self.eps)
+        self.info = {"step": lr}
 
     def state(self):
-        return {"theta": self.theta, "m": self.m, "v": self.v, "t": np.array(self.t), "lr": np.array(self.lr)}
+        return {"theta": self.theta, "m": self.m, "v": self.v, "t": np.array(self.t), "lr": np.array(self.lr),
+                "n_updates": np.array(self.n_updates)}
 
     def load(self, s):
         self.theta, self.m, self.v = s["theta"].astype(float), s["m"], s["v"]
-        self.t, self.lr = int(s["t"]), float(s["lr"])
+        self.t, self.lr, self.n_updates = int(s["t"]), float(s["lr"]), int(s["n_updates"])
 
     def scale_step(self, f):
         self.lr *= f
@@ -78,7 +85,10 @@ class NAGD:
         self._tn = tn
         return self._y
 
-    def update(self, g, cost, trial, jac=None):
+    noise = 0.0
+
+    def update(self, g, cost, trial, jac=None, cost_err=0.0):
+        self.noise = 2 * cost_err
         y = self._y if self._y is not None else self.theta
         g = np.asarray(g, float)
         gn2 = float(g @ g)
@@ -92,7 +102,9 @@ class NAGD:
                 break
             if n_bt < self.max_backtrack:
                 self.eta *= self.shrink
-        restart = cost > self.last_cost
+        # adaptive restart (O'Donoghue & Candes): the gradient at y points along the last step, or the cost
+        # at y rose above the previous iteration's by more than its noise
+        restart = float(g @ (new - self.theta)) > 0 or cost > self.last_cost + self.noise
         if restart:
             self.t = 1.0
             self.prev = new.copy()
@@ -102,7 +114,7 @@ class NAGD:
             self.prev = self.theta
         self.theta = new
         self.last_cost = cost
-        self.info = {"step": self.eta, "backtracks": n_bt, "accepted": ok, "restart": restart}
+        self.info = {"step": self.eta, "backtracks": n_bt, "accepted": ok, "restart": bool(restart)}
         self.eta *= self.grow
         self._y = None
 
@@ -133,7 +145,7 @@ class SR:
     def point(self):
         return self.theta
 
-    def update(self, g, cost, trial=None, jac=None):
+    def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
         O, w = jac()
         O = np.asarray(O)
         w = np.asarray(w, float)
@@ -162,7 +174,7 @@ class SR:
 
 def make_optimizer(name: str, theta, params: dict):
     if name == "adam":
-        return Adam(theta, lr=params["lr"])
+        return Adam(theta, lr=params["lr"], final_factor=params["lr_final_factor"], horizon=params["iterations"])
     if name == "nagd":
         return NAGD(theta, lr=params["lr"], shrink=params["nagd_shrink"], grow=params["nagd_grow"],
                     max_backtrack=params["nagd_max_backtrack"])

@@ -1,0 +1,99 @@
+"""Full steady-state runs of the cnn and rbm_ndo methods on 2-3 spins reach the exact observables;
+checkpoints resume exactly; transfer learning loads a smaller lattice's parameters; bad keys are
+SpecErrors naming the key."""
+
+import numpy as np
+import pytest
+
+from lindblad_nqs.exact.dynamics import dense_expect
+from lindblad_nqs.exact.steady import solve_sector
+from lindblad_nqs.methods import RunContext, get_method
+from lindblad_nqs.observables import evaluate
+from lindblad_nqs.spec import SpecError, parse_spec
+
+SYSTEM = {"lattice": {"shape": [2], "boundary": "open"}, "couplings": {"Jz": 0.5}, "field": {"hx": 0.6},
+          "jumps": [{"op": "sigma_minus", "rate": 1.0}, {"op": "sigma_z", "rate": 0.3}]}
+OBS = ["sx", "sy", "sz", "szsz:1"]
+
+
+def spec(method, system=SYSTEM, obs=OBS, seed=0):
+    return parse_spec({"system": system, "task": {"kind": "steady"}, "method": method, "observables": obs,
+                       "seed": seed})
+
+
+def exact(s):
+    rho = solve_sector(s.system).rho
+    ex = dense_expect(rho, s.system.n_sites)
+    return {o.name: evaluate(o, ex) for o in s.observables}
+
+
+def solve(s, tmp_path, name="run", init=None):
+    ctx = RunContext(state_dir=tmp_path / name, init_state=init)
+    return get_method(s.method).solve(s, ctx)
+
+
+@pytest.mark.parametrize("method", [
+    {"name": "cnn", "features": [4, 8], "kernels": [3, 3], "iterations": 300, "n_samples": 512, "lr": 0.02,
+     "obs_samples": 8192, "track_every": 100},
+    {"name": "rbm_ndo", "iterations": 150, "n_samples": 512, "obs_samples": 8192, "track_every": 50},
+])
+def test_steady_state_run_reaches_exact(method, tmp_path):
+    s = spec(method)
+    res = solve(s, tmp_path)
+    ref = exact(s)
+    got = {name: (v, e) for _, name, v, e in res.rows}
+    for k, v in ref.items():
+        assert abs(got[k][0] - v) < 0.03 + 3 * got[k][1], (k, got[k], v)
+    h = res.history
+    assert h["cost"].iloc[-20:].mean() < 0.05 * h["cost"].iloc[0]
+    assert res.info["final_cost"] < 0.02
+    assert 0.05 < res.info["observable_sampler"]["acceptance"] <= 1
+    assert np.isfinite(res.info["observable_sampler"]["rhat"])
+    ev = np.array(res.info["rho_eigenvalues"])
+    rho = solve_sector(s.system).rho
+    assert np.allclose(ev, np.sort(np.linalg.eigvalsh(rho))[::-1], atol=0.05)
+
+
+def test_checkpoint_resume_is_exact(tmp_path):
+    base = {"name": "cnn", "features": [2, 3], "n_samples": 64, "n_chains": 8, "obs_samples": 256,
+            "obs_chains": 8, "track_every": 2, "track_samples": 64, "n_discard": 4}
+    straight = solve(spec(dict(base, iterations=6, checkpoint_every=100)), tmp_path, "a")
+    solve(spec(dict(base, iterations=3, checkpoint_every=3)), tmp_path, "b")
+    resumed = solve(spec(dict(base, iterations=6, checkpoint_every=3)), tmp_path, "b")
+    assert resumed.info["resumed_from_iteration"] == 3
+    pa, pb = np.load(tmp_path / "a" / "params.npz"), np.load(tmp_path / "b" / "params.npz")
+    for k in pa.files:
+        np.testing.assert_array_equal(pa[k], pb[k])
+    assert list(resumed.history["iteration"]) == list(range(1, 7))
+    np.testing.assert_allclose(resumed.history["cost"], straight.history["cost"], rtol=1e-6)
+
+
+def test_transfer_from_smaller_lattice(tmp_path):
+    m = {"name": "cnn", "features": [2, 3], "iterations": 2, "n_samples": 64, "n_chains": 8, "obs_samples": 256,
+         "obs_chains": 8, "track_every": 1, "track_samples": 64, "n_discard": 4}
+    solve(spec(m), tmp_path, "small")
+    big = dict(SYSTEM, lattice={"shape": [4], "boundary": "open"})
+    res = solve(spec(dict(m, iterations=1), system=big), tmp_path, "big", init=tmp_path / "small")
+    assert res.info["initialised_from"] == str(tmp_path / "small")
+    small_p, big_p = np.load(tmp_path / "small" / "params.npz"), np.load(tmp_path / "big" / "params.npz")
+    assert small_p.files == big_p.files
+    # a network of another shape cannot start from it
+    with pytest.raises(SpecError, match="init-state"):
+        solve(spec(dict(m, features=[3, 3]), system=big), tmp_path, "bad", init=tmp_path / "small")
+
+
+@pytest.mark.parametrize("method,key", [
+    ({"name": "cnn", "optimizer": "lbfgs"}, "method.optimizer"),
+    ({"name": "cnn", "beta": 1.5}, "method.beta"),
+    ({"name": "cnn", "kernels": [3]}, "method.kernels"),
+    ({"name": "rbm_ndo", "sampler": "exact", "n_samples": 10}, None),
+    ({"name": "cnn", "n_samples": "many"}, "method.n_samples"),
+    ({"name": "rbm_ndo", "widht": 3}, "method.widht"),
+])
+def test_bad_keys_are_spec_errors(method, key, tmp_path):
+    if key is None:  # valid
+        spec(method)
+        return
+    with pytest.raises(SpecError, match=key.replace(".", r"\.")):
+        s = spec(method)
+        solve(s, tmp_path)
