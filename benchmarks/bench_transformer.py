@@ -8,10 +8,30 @@ forward pass over the prefix for every site (the same distribution, drawn with t
 numbers); it runs on a smaller batch (--uncached-batch), and the speed-up of the cache is the
 ratio of the two samplers' times at that same batch.
 
-Measured (2026-11-23, torch 2.13.0; CPU: 1 thread of a shared 2-core machine; GPU: one H100 where
-indicated), batch 12000, float32:
+Measured once (2026-11-23, torch 2.13.0, float32, `--repeat 2`) on CPU, 1 thread, on a 2-core machine
+shared with other jobs (load average 8-10 during the run, so absolute times are inflated and noisy by
+a factor of about 2-3; an earlier run of the same code at load ~5 was about twice as fast). No GPU was
+available to this task. Cached rate at batch 12000; uncached rate and the cache speed-up (ratio of
+the two samplers' times) at batch 2000; log_prob and log_prob+backward on 12000 samples (for "8s"
+that is 8 x 12000 sequences through the shared Transformer). The 2x64 "8s" row at N=16 was not run.
 
-  (table filled in below from one run of this script)
+| N | model | samples/s cached | samples/s uncached | cache speed-up | log_prob s | log_prob+backward s |
+|---|---|---|---|---|---|---|
+| 9 | 1x32 | 11,306 | 4,385 | 2.3 | 0.53 | 1.56 |
+| 16 | 1x32 | 7,933 | 1,516 | 4.6 | 1.02 | 2.53 |
+| 40 | 1x32 | 1,919 | 400 | 4.9 | 2.84 | 7.78 |
+| 9 | 1x32 8s | 27,062 | | | 5.87 | 13.5 |
+| 16 | 1x32 8s | 8,561 | | | 10.0 | 30.8 |
+| 9 | 2x64 | 4,923 | 1,289 | 3.6 | 2.15 | 7.30 |
+| 16 | 2x64 | 2,008 | 321 | 5.9 | 3.79 | 14.1 |
+| 40 | 2x64 | 675 | 83 | 8.3 | 7.17 | 17.2 |
+| 9 | 2x64 8s | 13,964 | | | 9.86 | 27.3 |
+
+(The "8s" sampling rates above the plain model's at N=9 show the noise level: mixture sampling costs
+one Transformer sample plus a gather.) The cache's advantage grows with N, as expected from O(N) versus
+O(N^2) work per token; at N=9 the per-site Python and kernel overheads dominate. On the CPU most of the
+log_prob+backward time is PyTorch's CPU flash-attention kernel (forward and backward) with head
+dimension 8-16; explicit matmul attention measured about 2x slower there.
 """
 
 from __future__ import annotations
