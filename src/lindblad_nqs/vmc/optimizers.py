@@ -135,11 +135,12 @@ class NAGD:
 
 
 class SR:
-    """theta -= lr (S + diag_shift 1)^-1 grad C, S = Re Cov_w(O*, O), O = d log rho / d theta."""
+    """theta -= lr (S + diag_shift 1)^-1 grad C, S = Re Cov_w(O*, O), O = d log rho / d theta; the step's
+    norm is capped at max_norm."""
 
-    def __init__(self, theta, lr=0.02, diag_shift=0.01):
+    def __init__(self, theta, lr=0.02, diag_shift=0.01, max_norm=1.0):
         self.theta = np.array(theta, float)
-        self.lr, self.diag_shift = lr, diag_shift
+        self.lr, self.diag_shift, self.max_norm = lr, diag_shift, max_norm
         self.info = {}
 
     def point(self):
@@ -159,8 +160,12 @@ class SR:
         else:
             S = A.T @ A + self.diag_shift * np.eye(P)
             x = np.linalg.solve(S, np.asarray(g))
-        self.theta = self.theta - self.lr * x
-        self.info = {"step": self.lr}
+        dx = self.lr * x
+        norm = float(np.linalg.norm(dx))
+        if norm > self.max_norm:  # trust region: a noisy S can ask for huge steps
+            dx *= self.max_norm / norm
+        self.theta = self.theta - dx
+        self.info = {"step": self.lr, "step_norm": min(norm, self.max_norm)}
 
     def state(self):
         return {"theta": self.theta, "lr": np.array(self.lr)}
