@@ -217,11 +217,12 @@ def pretraining_convergence(runs, options):
     obs = options.get("observable", "sxsx:1")
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.5, 3.3))
     rows = []
+    points = options.get("points", {})
     for k, role in enumerate(("scratch", "pretrained", "large")):
         if role not in runs:
             continue
         run = runs[role]
-        p = next(iter(run.points))
+        p = points.get(role) if points.get(role) in run.points else next(iter(run.points))
         h = run.history(p)
         lab = f"N={_label_of(run, p)} " + {"scratch": "from scratch", "pretrained": "pre-trained", "large": "pre-trained"}[role]
         a1.semilogy(h["iteration"], h["cost"], color=f"C{k}", lw=0.8, label=lab)
