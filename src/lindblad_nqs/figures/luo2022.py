@@ -1,0 +1,277 @@
+"""Figures of luo2022 (POVM + autoregressive Transformer). Each reads result tables (with their
+provenance and histories) only; roles name the runs in the config.
+
+fig1  the strings (site orderings) of a square lattice, drawn from nets.strings.string_ordering.
+      Role lattice: any run on the lattice (only its spec is read).
+fig2  dynamics <sz>(t): (a) chain, roles chain (transformer), chain_exact, optional chain_large
+      (a larger chain without exact reference); (b) square lattice, roles square (Jy sweep),
+      square_exact (same sweep).
+fig3  TFI chain steady state vs g: sx, sy, sz. Roles transformer, exact, optional rbm.
+fig4  (a) square lattice <sz> vs Jy for var, dyn and var+dyn at two Transformer sizes: roles
+      var_<tag>, dyn_<tag>, vardyn_<tag> (tag e.g. 1x32), exact; a dynamics run contributes its value
+      at the last time. (b) <sz> at one Jy for several string sets: role strings (a sweep over
+      method.strings), exact (option jy picks the exact point).
+s2    loss vs iteration of variational runs: roles are any steady transformer runs (option point).
+s3    <sz>(t) for several chain lengths: roles transformer (lattice-shape sweep), exact (same sweep).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from . import figure
+
+STRING_LABELS = ("0s", "1s", "2s", "4s", "8s")
+
+
+def _n_sites(run, point) -> int:
+    return int(np.prod(run.spec(point)["system"]["lattice"]["shape"]))
+
+
+def _shape(run, point) -> str:
+    return "x".join(str(s) for s in run.spec(point)["system"]["lattice"]["shape"])
+
+
+def _obs(run, observable: str, point: str | None = None) -> pd.DataFrame:
+    t = run.table
+    t = t[t["observable"] == observable]
+    if point is not None:
+        t = t[t["point"] == point]
+    return t.copy()
+
+
+def _sweep_x(t: pd.DataFrame) -> pd.Series:
+    return pd.to_numeric(t["sweep_value"], errors="coerce")
+
+
+# --- Fig. 1 ------------------------------------------------------------------------------------------
+@figure("luo2022", "fig1")
+def strings_of_square_lattice(runs, options):
+    from ..model import Lattice
+    from ..nets.strings import string_ordering
+
+    run = runs["lattice"]
+    shape = tuple(run.spec(next(iter(run.points)))["system"]["lattice"]["shape"])
+    if len(shape) != 2:
+        raise ValueError(f"luo2022 fig1 needs a square lattice run, got shape {list(shape)}")
+    lat = Lattice(shape, True)
+    numbers = options.get("strings", list(range(9)))
+    ncol = min(len(numbers), 5)
+    nrow = -(-len(numbers) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.1 * ncol, 2.2 * nrow), squeeze=False)
+    rows = []
+    Lx, Ly = shape
+    for ax, s in zip(axes.ravel(), numbers):
+        order = string_ordering(lat, s)
+        rc = np.array([lat.coords(int(i)) for i in order])
+        x, y = rc[:, 1], Lx - 1 - rc[:, 0]  # column to the right, row 0 at the top
+        ax.scatter(np.repeat(np.arange(Ly), Lx), np.tile(np.arange(Lx), Ly), s=30, color="0.8", zorder=1)
+        for k in range(len(order) - 1):
+            ax.annotate("", xy=(x[k + 1], y[k + 1]), xytext=(x[k], y[k]),
+                        arrowprops=dict(arrowstyle="->", color="C0", lw=1.3), zorder=2)
+        ax.plot(x[0], y[0], "o", color="C3", ms=7, zorder=3)
+        for k, (xx, yy) in enumerate(zip(x, y)):
+            ax.text(xx + 0.12, yy + 0.12, str(k), fontsize=6, color="0.3")
+        ax.set_title(f"string {s}", fontsize=9)
+        ax.set_xlim(-0.5, Ly - 0.5)
+        ax.set_ylim(-0.5, Lx - 0.5)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        rows += [{"string": s, "step": k, "site": int(i), "row": int(rc[k, 0]), "col": int(rc[k, 1])}
+                 for k, i in enumerate(order)]
+    for ax in axes.ravel()[len(numbers):]:
+        ax.axis("off")
+    fig.suptitle(options.get("title", f"luo2022 Fig. 1: strings of a {Lx}x{Ly} lattice (red: first site)"),
+                 fontsize=10)
+    fig.tight_layout()
+    return fig, pd.DataFrame(rows)
+
+
+# --- Fig. 2 ------------------------------------------------------------------------------------------
+def _dyn_panel(ax, runs, role, exact_role, observable, rows, label_fmt):
+    if role not in runs:
+        return
+    run = runs[role]
+    for k, point in enumerate(run.points):
+        d = _obs(run, observable, point).sort_values("t")
+        lab = label_fmt(run, point)
+        ax.errorbar(d["t"], d["value"], d["stderr"], fmt="o", ms=3, color=f"C{k}", capsize=1.5, label=f"Transformer {lab}")
+        rows.append(d.assign(source=role))
+        if exact_role in runs and point in runs[exact_role].points:
+            e = _obs(runs[exact_role], observable, point).sort_values("t")
+            ax.plot(e["t"], e["value"], "-", color=f"C{k}", lw=1, label=f"exact {lab}")
+            rows.append(e.assign(source=exact_role))
+
+
+@figure("luo2022", "fig2")
+def dynamics(runs, options):
+    obs = options.get("observable", "sz")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    rows: list[pd.DataFrame] = []
+    _dyn_panel(a1, runs, "chain", "chain_exact", obs, rows, lambda r, p: f"N={_n_sites(r, p)}")
+    if "chain_large" in runs:
+        run = runs["chain_large"]
+        for point in run.points:
+            d = _obs(run, obs, point).sort_values("t")
+            a1.errorbar(d["t"], d["value"], d["stderr"], fmt="s", ms=3, mfc="none", color="C2", capsize=1.5,
+                        label=f"Transformer N={_n_sites(run, point)}")
+            rows.append(d.assign(source="chain_large"))
+    _dyn_panel(a2, runs, "square", "square_exact", obs, rows,
+               lambda r, p: f"{_shape(r, p)} {p}")
+    for ax, title in ((a1, "(a) chain, B=1, J=(2,0,1), from y-"), (a2, "(b) square, J=(0.9, Jy, 1), from z+")):
+        ax.set_xlabel(r"$\gamma t$")
+        ax.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+    taus = []
+    for role in ("chain", "square", "chain_large"):
+        if role in runs:
+            taus += [runs[role].provenance(p).get("tau") for p in runs[role].points]
+    taus = sorted({t for t in taus if t})
+    fig.suptitle(options.get("title", "luo2022 Fig. 2: forward-backward trapezoid dynamics, tau = "
+                             + ", ".join(f"{t:g}" for t in taus)), fontsize=10)
+    fig.tight_layout()
+    return fig, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+# --- Fig. 3 ------------------------------------------------------------------------------------------
+@figure("luo2022", "fig3")
+def tfi_steady_state(runs, options):
+    obs = options.get("observables", ["sx", "sy", "sz"])
+    fig, axes = plt.subplots(1, len(obs), figsize=(3.6 * len(obs), 3.3), squeeze=False)
+    rows = []
+    style = {"transformer": dict(fmt="o", color="C1", label="Transformer (L1)"),
+             "rbm": dict(fmt="s", color="C2", mfc="none", label="RBM NDO")}
+    for ax, o in zip(axes[0], obs):
+        if "exact" in runs:
+            e = _obs(runs["exact"], o)
+            e["x"] = _sweep_x(e)
+            e = e.sort_values("x")
+            n = _n_sites(runs["exact"], e["point"].iloc[0])
+            ax.plot(e["x"], e["value"], "k-", lw=1, label=f"exact N={n}")
+            rows.append(e.assign(source="exact"))
+        for role in ("transformer", "rbm"):
+            if role not in runs:
+                continue
+            d = _obs(runs[role], o)
+            d["x"] = _sweep_x(d)
+            d = d.sort_values("x")
+            n = _n_sites(runs[role], d["point"].iloc[0])
+            st = dict(style[role])
+            st["label"] = f"{st['label']} N={n}"
+            ax.errorbar(d["x"], d["value"], d["stderr"], ms=4, capsize=2, ls="none", **st)
+            rows.append(d.assign(source=role))
+        ax.set_xlabel(r"$g/\gamma$")
+        ax.set_ylabel(rf"$\langle\sigma^{o[1]}\rangle$")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(options.get("title", "luo2022 Fig. 3: dissipative TFI chain, V = 2, L1 steady state (4-Pauli POVM)"),
+                 fontsize=10)
+    fig.tight_layout()
+    return fig, pd.concat(rows, ignore_index=True)
+
+
+# --- Fig. 4 ------------------------------------------------------------------------------------------
+def _final_values(run, observable):
+    """Per point: the steady value, or the value at the last time of a dynamics run."""
+    t = _obs(run, observable)
+    if t["t"].notna().any():
+        t = t.sort_values("t").groupby("point", as_index=False).last()
+    t["x"] = _sweep_x(t)
+    return t.sort_values("x")
+
+
+@figure("luo2022", "fig4")
+def square_steady_state(runs, options):
+    obs = options.get("observable", "sz")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.6), gridspec_kw={"width_ratios": [1.4, 1]})
+    rows = []
+    if "exact" in runs:
+        e = _obs(runs["exact"], obs)
+        e["x"] = _sweep_x(e)
+        e = e.sort_values("x")
+        a1.plot(e["x"], e["value"], "k-", lw=1, label="exact")
+        rows.append(e.assign(source="exact"))
+    markers = {"var": "o", "dyn": "s", "vardyn": "^"}
+    names = {"var": "var", "dyn": "dyn", "vardyn": "var+dyn"}
+    tags = sorted({r.split("_", 1)[1] for r in runs if r.split("_", 1)[0] in markers and "_" in r})
+    for j, tag in enumerate(tags):
+        for mode, mk in markers.items():
+            role = f"{mode}_{tag}"
+            if role not in runs:
+                continue
+            d = _final_values(runs[role], obs)
+            off = (j - (len(tags) - 1) / 2) * 0.02
+            a1.errorbar(d["x"] + off, d["value"], d["stderr"], fmt=mk, ms=5, color=f"C{j}", mfc="none" if mode == "var"
+                        else None, capsize=2, label=f"{names[mode]} ({tag.replace('x', ', ')})")
+            rows.append(d.assign(source=role))
+    a1.set_xlabel(r"$J_y/\gamma$")
+    a1.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
+    a1.set_title("(a) var, dyn, var+dyn; (layers, d_model)", fontsize=9)
+    a1.legend(fontsize=7, ncol=2)
+    if "strings" in runs:
+        run = runs["strings"]
+        d = _obs(run, obs)
+        d["label"] = d["sweep_value"].astype(str)
+        order = [s for s in STRING_LABELS if s in set(d["label"])] + sorted(set(d["label"]) - set(STRING_LABELS))
+        d = d.set_index("label").loc[order].reset_index()
+        a2.errorbar(np.arange(len(d)), d["value"], d["stderr"], fmt="o", color="C3", capsize=3, label="Transformer var")
+        a2.set_xticks(np.arange(len(d)), d["label"])
+        rows.append(d.assign(source="strings"))
+        jy = options.get("jy")
+        spec = run.spec(next(iter(run.points)))
+        jy = jy if jy is not None else (spec["system"].get("couplings") or {}).get("Jy")
+        if "exact" in runs and jy is not None:
+            e = _obs(runs["exact"], obs)
+            e = e[np.isclose(_sweep_x(e), float(jy))]
+            if len(e):
+                a2.axhline(float(e["value"].iloc[0]), color="k", lw=1, label="exact")
+        a2.set_title(f"(b) strings at Jy = {jy}", fontsize=9)
+        a2.set_xlabel("strings")
+        a2.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
+        a2.legend(fontsize=7)
+    else:
+        a2.axis("off")
+    fig.suptitle(options.get("title", "luo2022 Fig. 4: square lattice steady state, Jx = 0.9, Jz = 1"), fontsize=10)
+    fig.tight_layout()
+    return fig, pd.concat(rows, ignore_index=True)
+
+
+# --- supplement ------------------------------------------------------------------------------------
+@figure("luo2022", "s2")
+def loss_curves(runs, options):
+    point = options.get("point")
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    rows = []
+    for k, (role, run) in enumerate(runs.items()):
+        p = point if point in run.points else next(iter(run.points))
+        h = run.history(p)
+        if h is None or "stage" not in h:
+            continue
+        v = h[h["stage"] == "var"]
+        for r, g in v.groupby("run"):
+            ax.semilogy(g["iteration"], g["cost"], color=f"C{k}", lw=0.8, alpha=1.0 if r == 0 else 0.5,
+                        label=f"{role} ({p})" if r == 0 else None)
+        rows.append(v.assign(source=role, point=p))
+    ax.set_xlabel("Adam iteration")
+    ax.set_ylabel(r"L1 cost $\|\dot p\|_1$ (estimate)")
+    ax.legend(fontsize=7)
+    ax.set_title(options.get("title", "luo2022 S2: variational loss"), fontsize=10)
+    fig.tight_layout()
+    return fig, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+@figure("luo2022", "s3")
+def sizes_dynamics(runs, options):
+    obs = options.get("observable", "sz")
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    rows: list[pd.DataFrame] = []
+    _dyn_panel(ax, runs, "transformer", "exact", obs, rows, lambda r, p: f"N={_n_sites(r, p)}")
+    ax.set_xlabel(r"$\gamma t$")
+    ax.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
+    ax.legend(fontsize=7)
+    ax.set_title(options.get("title", "luo2022 S3/S4: chain B=10, Jx=20, Jz=10 from y-"), fontsize=10)
+    fig.tight_layout()
+    return fig, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

@@ -1,0 +1,136 @@
+"""The `transformer` method (luo2022) end to end on tiny systems: steady state, dynamics, var+dyn,
+seed averaging, resume, and spec errors."""
+
+import numpy as np
+import pytest
+
+from lindblad_nqs.methods import RunContext, get_method
+from lindblad_nqs.spec import SpecError, parse_spec
+
+SYSTEM = {"lattice": {"shape": [3], "boundary": "open"},
+          "couplings": {"Jx": 1.0, "Jy": 0.0, "Jz": 0.5}, "field": {"hz": 0.5},
+          "jumps": [{"op": "sigma_minus", "rate": 1.0}, {"op": "sigma_z", "rate": 0.3}]}
+SMALL = {"n_layers": 1, "d_model": 16, "n_heads": 2, "samples": 1000, "eval_samples": 20000}
+
+
+def spec(task, method, observables=("sx", "sy", "sz"), seed=0):
+    return parse_spec({"system": SYSTEM, "task": task, "method": {"name": "transformer", **method},
+                       "observables": list(observables), "seed": seed})
+
+
+def run(s, tmp_path, name="run", init_state=None):
+    ctx = RunContext(state_dir=tmp_path / name, init_state=init_state)
+    return get_method("transformer").solve(s, ctx)
+
+
+def exact(s):
+    res = get_method("exact").solve(s.__class__(s.system, s.task, "exact", {"solver": "sector", "save_rho": False},
+                                                s.observables, s.seed), RunContext(state_dir=None))
+    return {(r[0], r[1]): r[2] for r in res.rows}
+
+
+def values(res):
+    return {(r[0], r[1]): (r[2], r[3]) for r in res.rows}
+
+
+def test_steady_state_reaches_exact(tmp_path):
+    s = spec({"kind": "steady"}, {**SMALL, "iterations": 300, "lr": 0.01, "lr_final": 0.001},
+             observables=("sx", "sy", "sz", "szsz:1"))
+    res = run(s, tmp_path)
+    ex = exact(s)
+    for key, (v, err) in values(res).items():
+        assert abs(v - ex[key]) < 0.04 + 4 * err, (key, v, ex[key])
+    h = res.history
+    assert list(h.stage.unique()) == ["var"] and len(h) == 300
+    # the L1 cost fell by an order of magnitude from the product state
+    assert h.cost.iloc[-20:].mean() < 0.1 * h.cost.iloc[0]
+    assert (tmp_path / "run" / "model_run0.pt").exists()
+
+
+def test_dynamics_tracks_exact_and_var_dyn_starts_from_checkpoint(tmp_path):
+    task = {"kind": "dynamics", "t_final": 0.2, "dt": 0.01, "save_every": 0.1, "initial": {"product": "y-"}}
+    s = spec(task, {**SMALL, "inner_max": 30, "dyn_lr": 0.003})
+    res = run(s, tmp_path, "dyn")
+    ex = exact(s)
+    got = values(res)
+    assert sorted({k[0] for k in got}) == [0.0, 0.1, 0.2]
+    for key, (v, err) in got.items():
+        assert abs(v - ex[key]) < 0.05 + 4 * err, (key, v, ex[key])
+    h = res.history
+    assert len(h) == 10 and np.allclose(h.t, 0.02 * np.arange(1, 11))  # steps of 2 tau
+    assert h.inner_iterations.between(1, 30).all()
+    # the trapezoid cost falls within each step (from about 2 tau ||L p||_1)
+    assert (h.cost < h.cost_start).mean() > 0.8
+
+    # var+dyn: a short variational run, then dynamics from its final model instead of task.initial
+    var = spec({"kind": "steady"}, {**SMALL, "iterations": 5, "eval_samples": 2000})
+    run(var, tmp_path, "var")
+    vd = run(s, tmp_path, "vardyn", init_state=tmp_path / "var")
+    v0 = values(vd)[(0.0, "sy")][0]
+    assert abs(v0 - got[(0.0, "sy")][0]) > 0.3  # not the y- product state it would start from otherwise
+
+    with pytest.raises(SpecError, match="povm"):
+        run(spec(task, {**SMALL, "povm": "pauli4"}), tmp_path, "bad", init_state=tmp_path / "var")
+    with pytest.raises(SpecError, match="network"):
+        run(spec(task, {**SMALL, "d_model": 8}), tmp_path, "bad2", init_state=tmp_path / "var")
+
+
+def test_seed_averaging_is_the_mean_of_runs(tmp_path):
+    m = {**SMALL, "iterations": 3, "eval_samples": 500}
+    one = [values(run(spec({"kind": "steady"}, {**m}, seed=sd), tmp_path, f"s{sd}")) for sd in (4, 5)]
+    both = run(spec({"kind": "steady"}, {**m, "seeds": 2}, seed=4), tmp_path, "avg")
+    for key, (v, err) in values(both).items():
+        assert np.isclose(v, 0.5 * (one[0][key][0] + one[1][key][0]))
+        assert np.isclose(err, 0.5 * np.hypot(one[0][key][1], one[1][key][1]))
+    assert set(both.history.run) == {0, 1}
+
+
+def test_resume_from_checkpoint_gives_the_same_result(tmp_path):
+    m = {**SMALL, "iterations": 8, "checkpoint_every": 4, "eval_samples": 500, "dtype": "float64"}
+    s = spec({"kind": "steady"}, m)
+    full = run(s, tmp_path, "full")
+    # interrupt a second run after its checkpoint at iteration 4 by running the first 4 iterations only
+    import lindblad_nqs.povm_solvers.training as tr
+
+    calls = {"n": 0}
+    orig = tr.POVMTrainer.steady_iteration
+
+    def failing(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise KeyboardInterrupt
+        return orig(self, *a, **k)
+
+    tr.POVMTrainer.steady_iteration = failing
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(s, tmp_path, "resumed")
+    finally:
+        tr.POVMTrainer.steady_iteration = orig
+    assert (tmp_path / "resumed" / "run0.ckpt.pt").exists()
+    resumed = run(s, tmp_path, "resumed")
+    assert len(resumed.history) == 8
+    assert np.allclose(resumed.history.cost, full.history.cost, rtol=1e-10)
+    for key, (v, _) in values(full).items():
+        assert np.isclose(values(resumed)[key][0], v)
+
+
+@pytest.mark.parametrize("method,match", [
+    ({"povm": "sic"}, "method.povm"),
+    ({"d_model": 30, "n_heads": 4}, "method.d_model"),
+    ({"strings": "4s"}, "method.strings"),
+    ({"strings": "7x"}, "method.strings"),
+    ({"init": "q+"}, "method.init"),
+    ({"dyn_time": 1.0}, "method.tau"),
+    ({"samples": 0}, "method.samples"),
+    ({"warm_start": "cold"}, "method.warm_start"),
+])
+def test_bad_hyperparameters_name_the_key(tmp_path, method, match):
+    with pytest.raises(SpecError, match=match):
+        run(spec({"kind": "steady"}, method), tmp_path)
+
+
+def test_dynamics_save_every_must_be_a_multiple_of_two_tau(tmp_path):
+    task = {"kind": "dynamics", "t_final": 0.3, "dt": 0.01, "save_every": 0.03}
+    with pytest.raises(SpecError, match="task.save_every"):
+        run(spec(task, SMALL), tmp_path)
