@@ -81,7 +81,7 @@ def test_two_site_steady_state_against_dense_nullspace():
 
 @pytest.mark.parametrize("shape,periodic,J,h,jumps", [
     ((2, 2), True, (0.9, 1.8, 1.0), (0, 0, 0), [("sigma_minus", 1.0)]),
-    ((2, 3), False, (0.9, 1.4, 1.0), (0, 0, 0.2), [("sigma_minus", 1.0), ("sigma_z", 0.3)]),
+    ((2, 2), False, (0.9, 1.4, 1.0), (0, 0, 0.2), [("sigma_minus", 1.0), ("sigma_z", 0.3)]),
     ((5,), False, (0.0, 0.0, 0.5), (1.0, 0, 0), [("sigma_minus", 1.0), ("sigma_z", 0.5)]),
     ((5,), True, (2.0, 0.0, 1.0), (0, 0, 1.0), [("sigma_minus", 1.0)]),
     ((4,), True, (-0.5, 0.0, 0.0), (0, 0, 0.5), [("sigma_minus", 1.0), ("sigma_plus", 0.2)]),
@@ -112,3 +112,15 @@ def test_trajectories_agree_with_exact_within_errors():
     z = np.abs(mean - exact)[:, 1:] / err[:, 1:]
     assert np.all(z < 4.5), z  # 15 comparisons: a correct estimator exceeds 4.5 sigma with prob ~1e-4
     assert np.all(err[:, 1:] > 0)
+
+
+def test_relaxation_path_agrees_with_lu(monkeypatch):
+    """The large-sector path (relaxation by exp(M t)) reaches the LU answer on a system both can do."""
+    from lindblad_nqs.exact import steady
+
+    s = SpinSystem(Lattice((5,), False), (0.0, 0.0, 0.5), (1.0, 0, 0), (Jump("sigma_minus", 1.0), Jump("sigma_z", 0.5)))
+    lu = steady.solve_sector(s)
+    monkeypatch.setattr(steady, "LU_MAX_DIM", 0)
+    relaxed = steady.solve_sector(s, tol=1e-11)
+    assert relaxed.relative_residual < 1e-11
+    np.testing.assert_allclose(relaxed.rho, lu.rho, atol=1e-9)
