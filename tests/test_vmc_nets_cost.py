@@ -141,3 +141,28 @@ def test_monte_carlo_cost_with_reweighting_matches_full_sum():
     # the same samples treated as if drawn from |rho|^2 (no correction) give a different number
     c_wrong, _, _ = costs.value_and_grad(theta, x, 2 * b.log_rho.reshape(-1).real)
     assert abs(float(c_wrong) - float(c_ref)) > 0.05 * float(c_ref)
+
+
+def test_ldagl_estimator_equals_l2_in_full_sum_and_sees_the_blind_spot():
+    n = SYSTEM.n_sites
+    theta, f = _flat(RBMDensityOperator(n_sites=n, alpha=1, beta=1, init_std=0.3), n, seed=5)
+    lind = LocalLiouvillian(SYSTEM)
+    l2, ld = make_cost(f, lind), make_cost(f, lind, estimator="ldagl")
+    X = jnp.asarray(all_doubled(n))
+    lq = jnp.zeros(X.shape[0])
+    a, b = l2.value_and_grad(theta, X, lq), ld.value_and_grad(theta, X, lq)
+    assert abs(float(a[0]) - float(b[0])) < 1e-5 * float(a[0])
+    assert np.linalg.norm(a[1] - b[1]) < 1e-4 * np.linalg.norm(a[1])
+    # rho = |down...down><down...down| (not stationary under this H): samples only ever see x = (dd, dd),
+    # where L_loc is ~0; the L^dag L estimator still finds the true cost from that one configuration
+    from lindblad_nqs.vmc.table import table_log_rho, table_params
+
+    rho = np.full(4**n, 1e-30, complex)
+    rho[-1] = 1.0
+    tl = table_log_rho(n)
+    p = table_params(rho)
+    x = jnp.asarray(np.ones((4, 2, n), np.int8))
+    c_l2, _ = make_cost(tl, lind).value(p, x, jnp.zeros(4))
+    c_ld, _ = make_cost(tl, lind, estimator="ldagl").value(p, x, jnp.zeros(4))
+    true = exact_cost(rho, dense_liouvillian(SYSTEM))
+    assert abs(float(c_ld) - true) < 1e-3 * true and float(c_l2) < 0.5 * true

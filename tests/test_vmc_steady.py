@@ -97,3 +97,25 @@ def test_bad_keys_are_spec_errors(method, key, tmp_path):
     with pytest.raises(SpecError, match=key.replace(".", r"\.")):
         s = spec(method)
         solve(s, tmp_path)
+
+
+def test_nan_cost_is_detected_and_aborts(tmp_path):
+    """A network whose output is NaN makes every iteration fail: rolled back five times, then a clear error."""
+    import jax.numpy as jnp
+    from flax import linen as nn
+
+    from lindblad_nqs.solvers.steady_l2 import CNN_DEFAULTS
+    from lindblad_nqs.vmc.driver import run_steady
+
+    class Broken(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            w = self.param("w", nn.initializers.ones, (1,))
+            return jnp.sum(x, axis=(1, 2)) * w[0] * jnp.nan + 0j
+
+    s = spec({"name": "cnn"})
+    m = Broken()
+    params = m.init(None, jnp.zeros((1, 2, 2), jnp.int8))
+    cfg = dict(CNN_DEFAULTS, iterations=20, n_samples=16, n_chains=4, n_discard=1, track=[])
+    with pytest.raises(RuntimeError, match="not finite"):
+        run_steady(s.system, m, params, cfg, list(s.observables), seed=0, state_dir=tmp_path / "nan")

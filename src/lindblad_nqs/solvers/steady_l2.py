@@ -5,7 +5,8 @@ Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
   iterations, n_samples (doubled samples per iteration), n_chains, sweep (proposals between samples,
   0: 2N), n_discard (burn-in sweeps), beta (sample from |rho|^(2 beta), corrected exactly), sector (restrict
   proposals to the Z-parity sector when the model conserves it), sampler (metropolis | exact | full_sum),
-  optimizer (nagd | adam | sr), lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor
+  estimator (l2: |L_loc|^2 as in the paper; ldagl: (L^dag L rho)/rho, the same cost, which also sees
+  elements where rho vanishes but L rho does not, at ~M times the cost per sample), optimizer (nagd | adam | sr), lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor
   (Adam's rate decays exponentially to lr * lr_final_factor at the last iteration), diag_shift (SR),
   nagd_shrink, nagd_grow, nagd_max_backtrack, obs_samples and obs_chains (the final diagonal sampling),
   track (observables recorded per iteration, default: all), track_every, track_samples, checkpoint_every,
@@ -30,6 +31,7 @@ COMMON = {
     "sweep": 0,
     "n_discard": 50,
     "beta": 1.0,
+    "estimator": "l2",
     "sector": True,
     "sampler": "metropolis",
     "optimizer": "adam",
@@ -52,7 +54,7 @@ CNN_DEFAULTS = dict(COMMON, features=[6, 20], kernels=[3, 3], padding="auto", po
                     init_scale=1.0)
 RBM_DEFAULTS = dict(COMMON, optimizer="sr", lr=0.05, alpha=1.0, ancilla=1.0, init_std=0.01)
 
-_CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "optimizer": ("nagd", "adam", "sr"),
+_CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "estimator": ("l2", "ldagl"), "optimizer": ("nagd", "adam", "sr"),
             "padding": ("auto", "periodic", "open"), "pooling": ("sum", "mean", "none")}
 
 

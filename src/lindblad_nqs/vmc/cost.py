@@ -28,10 +28,17 @@ class CostFunctions:
     log_rho: object  # (theta, x) -> complex, jitted
 
 
-def make_cost(log_rho_flat, lind, chunk: int | None = None) -> CostFunctions:
-    """log_rho_flat(theta, x) with flat real parameters theta; lind a vmc.local_estimator.LocalLiouvillian."""
+def make_cost(log_rho_flat, lind, chunk: int | None = None, estimator: str = "l2") -> CostFunctions:
+    """log_rho_flat(theta, x) with flat real parameters theta; lind a vmc.local_estimator.LocalLiouvillian.
+
+    estimator 'l2': C_loc = |L_loc|^2 (the paper's Eq. 11). 'ldagl': C_loc = (L^dag L rho)(x)/rho(x), the same
+    cost <<rho|L^dag L|rho>>/<<rho|rho>> with the gradient 2 Re E[(O - <O>)^* (C_loc - C)]; it also sees
+    configurations where rho vanishes but L rho does not, at (1 + M) times the cost per sample."""
     import jax
     import jax.numpy as jnp
+
+    if estimator == "ldagl":
+        return _make_ldagl_cost(log_rho_flat, lind)
 
     def local(theta, x, tables):
         lr = log_rho_flat(theta, x)
@@ -73,3 +80,39 @@ def exact_cost(rho_vec: np.ndarray, L) -> float:
     """||L rho||^2 / ||rho||^2 for a dense row-major vec(rho) and a (sparse) Liouvillian."""
     r = L @ rho_vec
     return float(np.vdot(r, r).real / np.vdot(rho_vec, rho_vec).real)
+
+
+def _make_ldagl_cost(log_rho_flat, lind) -> CostFunctions:
+    import jax
+    import jax.numpy as jnp
+
+    from .local_estimator import LocalLiouvillian, ldagl_local_values
+
+    ladj = LocalLiouvillian(lind.system, adjoint=True)
+
+    def surrogate(theta, x, lq, tables, tables_adj):
+        lr = log_rho_flat(theta, x)
+        eloc = jax.lax.stop_gradient(
+            ldagl_local_values(lind, ladj, lambda y: log_rho_flat(theta, y), x, lr, tables, tables_adj))
+        w = jax.nn.softmax(jax.lax.stop_gradient(2 * lr.real - lq))
+        c = jnp.sum(w * eloc).real
+        centred = eloc - c
+        s = 2 * jnp.sum(w * jnp.real(jnp.conj(lr) * centred))
+        var = jnp.sum(w * jnp.abs(centred) ** 2)
+        ess = 1.0 / jnp.sum(w**2)
+        return s, dict(cost=c, var=var, ess=ess)
+
+    vg = jax.value_and_grad(surrogate, has_aux=True)
+
+    @jax.jit
+    def _value_and_grad(theta, x, lq, tables, tables_adj):
+        (_, aux), g = vg(theta, x, lq, tables, tables_adj)
+        return aux["cost"], g, aux
+
+    @jax.jit
+    def _value(theta, x, lq, tables, tables_adj):
+        _, aux = surrogate(theta, x, lq, tables, tables_adj)
+        return aux["cost"], aux
+
+    return CostFunctions(lambda th, x, lq: _value_and_grad(th, x, lq, lind.tables, ladj.tables),
+                         lambda th, x, lq: _value(th, x, lq, lind.tables, ladj.tables), jax.jit(log_rho_flat))

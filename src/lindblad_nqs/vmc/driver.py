@@ -91,7 +91,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     info["n_params"] = int(theta0.size)
     lind = LocalLiouvillian(system)
     info["connected_per_sample"] = lind.n_conn
-    costs = make_cost(log_rho_flat, lind)
+    costs = make_cost(log_rho_flat, lind, estimator=cfg["estimator"])
     sector = bool(cfg["sector"]) and system.conserves_z_parity()
     info["sector_restricted"] = sector
     beta = cfg["beta"]

@@ -31,11 +31,12 @@ class _Group:
     vals: np.ndarray  # (4^k, m) complex (padding: 0)
 
 
-def _compile_groups(system: SpinSystem, tol: float = 1e-14) -> list[_Group]:
+def _compile_groups(system: SpinSystem, tol: float = 1e-14, adjoint: bool = False) -> list[_Group]:
     groups: dict[tuple, list] = {}
     for term in local_terms(system):
-        key = (len(term.sites), term.K.tobytes())
-        groups.setdefault(key, [term.K, []])[1].append(term.sites)
+        K = term.K.conj().T if adjoint else term.K
+        key = (len(term.sites), K.tobytes())
+        groups.setdefault(key, [K, []])[1].append(term.sites)
     out = []
     for (k, _), (K, sites) in groups.items():
         R = K.shape[0]
@@ -51,14 +52,15 @@ def _compile_groups(system: SpinSystem, tol: float = 1e-14) -> list[_Group]:
 
 
 class LocalLiouvillian:
-    """Connected elements of the Liouvillian of `system`; `connected` and `local_values` are jittable."""
+    """Connected elements of the Liouvillian of `system` (of its adjoint L^dag if `adjoint`);
+    `connected` and `local_values` are jittable."""
 
-    def __init__(self, system: SpinSystem):
+    def __init__(self, system: SpinSystem, adjoint: bool = False):
         import jax.numpy as jnp
 
         self.system = system
         self.n_sites = system.n_sites
-        self.groups = _compile_groups(system)
+        self.groups = _compile_groups(system, adjoint=adjoint)
         self.n_conn = int(sum(g.sites.shape[0] * g.cols.shape[1] for g in self.groups))
         n = self.n_sites
         self._static, self.tables = [], []
@@ -122,3 +124,33 @@ class LocalLiouvillian:
         nz = mel != 0
         d = jnp.where(nz, lc - log_rho_x[:, None], 0.0)
         return diag + jnp.sum(jnp.where(nz, mel * jnp.exp(d), 0.0), axis=1)
+
+
+def ldagl_local_values(lind: LocalLiouvillian, ladj: LocalLiouvillian, log_rho, x, log_rho_x=None,
+                       tables=None, tables_adj=None):
+    """(L^dag L rho)(x) / rho(x) = sum_y L^dag(x, y) sum_x' L(y, x') rho(x') / rho(x).
+
+    The intermediate y runs over every configuration connected to x, whether or not rho(y) is
+    negligible, so elements where L rho is nonzero but rho vanishes are seen (the |L_loc|^2 estimator is
+    blind to them). Costs (1 + M)^2 network evaluations per sample."""
+    import jax.numpy as jnp
+
+    B, n = x.shape[0], lind.n_sites
+    if log_rho_x is None:
+        log_rho_x = log_rho(x)
+    dA, yc, mA = ladj.connected(x, tables_adj)  # y != x, and the diagonal dA (y = x)
+    ys = jnp.concatenate([x[:, None], yc], axis=1)  # (B, 1 + M1, 2, N)
+    wA = jnp.concatenate([dA[:, None], mA], axis=1)  # L^dag(x, y)
+    M1 = ys.shape[1]
+    dL, xc, mL = lind.connected(ys.reshape(-1, 2, n), tables)  # for every y: its x' and L(y, x')
+    lr_y = log_rho(ys.reshape(-1, 2, n)).reshape(B, M1)
+    ref = log_rho_x[:, None]
+    # (L rho)(y) / rho(x) = L(y, y) rho(y)/rho(x) + sum_x' L(y, x') rho(x')/rho(x)
+    Ly = dL.reshape(B, M1) * jnp.exp(lr_y - ref)
+    if xc.shape[1]:
+        lr_c = log_rho(xc.reshape(-1, 2, n)).reshape(B, M1, -1)
+        nz = mL.reshape(B, M1, -1) != 0
+        d = jnp.where(nz, lr_c - ref[:, :, None], 0.0)
+        Ly = Ly + jnp.sum(jnp.where(nz, mL.reshape(B, M1, -1) * jnp.exp(d), 0.0), axis=-1)
+    nzA = wA != 0
+    return jnp.sum(jnp.where(nzA, wA * Ly, 0.0), axis=1)
