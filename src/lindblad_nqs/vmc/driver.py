@@ -115,9 +115,16 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     chain = sampler.init_state(k0) if sampler is not None else None
     start_it, rows_hist = 0, []
     ckpt = state_dir / "checkpoint.npz"
+    # a checkpoint resumes only the same system, network and sampling/optimisation setup (the iteration
+    # budget and the observation settings may differ); anything else starts afresh
+    volatile = {"iterations", "checkpoint_every", "obs_samples", "obs_chains", "track", "track_every",
+                "track_samples", "eig_max_sites"}
+    fingerprint = json.dumps({"system": system.to_dict(), "module": repr(module),
+                              "cfg": {k: v for k, v in sorted(cfg.items()) if k not in volatile},
+                              "seed": seed, "init": str(init_state)}, sort_keys=True, default=str)
     if ckpt.is_file():
         d = np.load(ckpt, allow_pickle=False)
-        if int(d["n_params"]) == theta0.size and str(d["optimizer"]) == cfg["optimizer"]:
+        if "fingerprint" in d.files and str(d["fingerprint"]) == fingerprint:
             opt.load({k[4:]: d[k] for k in d.files if k.startswith("opt_")})
             start_it = int(d["iteration"])
             key = jax.random.wrap_key_data(jnp.asarray(d["key"]), impl=PRNG_IMPL)
@@ -125,11 +132,14 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
                 chain = jnp.asarray(d["chain"])
             rows_hist = json.loads(str(d["history"]))
             info["resumed_from_iteration"] = start_it
+        else:
+            info["checkpoint_ignored"] = "different system, network or settings"
 
     def save_checkpoint(it):
         extra = {"chain": np.asarray(chain)} if chain is not None else {}
         tmp = state_dir / "checkpoint.tmp.npz"
-        np.savez(tmp, iteration=it, key=np.asarray(jax.random.key_data(key)), n_params=theta0.size, optimizer=cfg["optimizer"],
+        np.savez(tmp, iteration=it, key=np.asarray(jax.random.key_data(key)), n_params=theta0.size,
+                 optimizer=cfg["optimizer"], fingerprint=fingerprint,
                  history=json.dumps(rows_hist), **{f"opt_{k}": v for k, v in opt.state().items()}, **extra)
         tmp.replace(ckpt)
         save_params_npz(state_dir / "params.npz", unravel(jnp.asarray(opt.theta, jnp.float32)))
