@@ -129,7 +129,7 @@ def time_per_iteration(runs, options):
     return fig, df
 
 
-_PAIR = re.compile(r"^s([xyz])s\1:(\d+),(\d+)$")
+_PAIR = re.compile(r"^s(x)sx:(\d+),(\d+)$")
 
 
 @figure("mellak2024", "fig5")

@@ -25,7 +25,7 @@ from ..methods import Result, RunContext, register
 from ..spec import RunSpec, SpecError
 
 COMMON = {
-    "iterations": 600,
+    "iterations": 1000,
     "n_samples": 1024,
     "n_chains": 64,
     "sweep": 0,
@@ -35,8 +35,8 @@ COMMON = {
     "sector": True,
     "sampler": "metropolis",
     "optimizer": "adam",
-    "lr": 0.01,
-    "lr_final_factor": 1.0,
+    "lr": 0.02,
+    "lr_final_factor": 0.1,
     "diag_shift": 0.01,
     "nagd_shrink": 0.5,
     "nagd_grow": 1.2,
@@ -52,7 +52,7 @@ COMMON = {
 
 CNN_DEFAULTS = dict(COMMON, features=[6, 20], kernels=[3, 3], padding="auto", pooling="sum", hermitian=False,
                     init_scale=1.0)
-RBM_DEFAULTS = dict(COMMON, optimizer="sr", lr=0.05, alpha=1.0, ancilla=1.0, init_std=0.01)
+RBM_DEFAULTS = dict(COMMON, optimizer="sr", lr=0.01, lr_final_factor=1.0, alpha=1.0, ancilla=1.0, init_std=0.01)
 
 _CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "estimator": ("l2", "ldagl"), "optimizer": ("nagd", "adam", "sr"),
             "padding": ("auto", "periodic", "open"), "pooling": ("sum", "mean", "none")}

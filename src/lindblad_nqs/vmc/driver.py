@@ -265,12 +265,26 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         x, lq = all_x, jnp.zeros(all_x.shape[0])
     c, _, aux = costs.value_and_grad(theta, x, lq)  # same shapes as in training: no new compilation
     info["final_cost"] = float(c)
+    if cfg["estimator"] == "l2" and n <= 16:
+        # the same cost from the L^dag L estimator on a subset: it also sees elements where rho vanishes but
+        # L rho does not, to which |L_loc|^2 is blind (a collapsed rho can look converged to the L2 estimate)
+        from .cost import make_cost as _mc
+
+        m = min(256, x.shape[0])
+        c2, _ = _mc(log_rho_flat, lind, estimator="ldagl").value(theta, x[:m], lq[:m])
+        c1, _ = costs.value(theta, x[:m], lq[:m])
+        info["final_cost_subset_l2"] = float(c1)
+        info["final_cost_subset_ldagl"] = float(c2)
+        if float(c2) > 3 * float(c1) + 1e-3:
+            info["warning"] = ("the L^dag L estimate of the final cost is much larger than the |L_loc|^2 estimate: "
+                               "rho vanishes where L rho does not (collapsed state); try estimator: ldagl or a smaller lr")
     diag_chain = None
     rows, oinfo = observe(theta, cfg["obs_samples"], ko, cfg["n_discard"])
     info["observable_sampler"] = oinfo
     info["observe_time_s"] = time.perf_counter() - t0
     info["iterations"] = iters
-    info["time_per_iteration_s"] = float(np.median(t_iter)) if t_iter else None
+    times = [r["time_s"] for r in rows_hist[1:]]  # the first iteration compiles; resumed ones count too
+    info["time_per_iteration_s"] = float(np.median(times)) if times else None
     if n <= cfg["eig_max_sites"]:
         info.update(rho_spectrum(costs.log_rho, theta, n, chunk=obs_per_call * cfg["obs_chains"]))
     hist = pd.DataFrame(rows_hist)

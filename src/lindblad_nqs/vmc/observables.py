@@ -7,8 +7,9 @@ P|u> = phase(u)|u xor F>) has
     <P> = Tr(P rho) / Tr(rho) = E[phase(sigma^F) rho(sigma^F, sigma) / |rho(sigma, sigma)|] / E[s(sigma)].
 
 For a positive rho, s = 1 and this is the usual estimator. The weight that is not positive is reported:
-`neg_weight` = E[Re s < 0] (the share of the sampled |rho| diagonal with negative real part) and
-`mean_sign` = |E[s]| (1 for a positive diagonal). Errors: delete-one-block jackknife over chain blocks,
+`neg_weight` = E[Re s' < 0] (the share of the sampled |rho| diagonal whose phase s' relative to the
+mean phase, which is a physically irrelevant global phase, has a negative real part) and
+`mean_sign` = |E[s]| (1 for a positive diagonal up to a global phase). Errors: delete-one-block jackknife over chain blocks,
 through the ratio and, for connected correlators, the products.
 """
 
@@ -121,9 +122,11 @@ def estimate(log_rho, params, xs: np.ndarray, lrs: np.ndarray, observables: list
         err = float(np.sqrt((nb - 1) / nb * np.sum((jk - jk.mean()) ** 2)))
         rows[o.name] = (v, err)
     mean_sign = sgn.mean()
+    # a global phase of rho is unphysical: measure the sign relative to the mean phase of the diagonal
+    rel = sgn * np.exp(-1j * np.angle(mean_sign))
     info = {
         "diag_samples": int(C * S),
-        "neg_weight": float(np.mean(sgn.real < 0)),
+        "neg_weight": float(np.mean(rel.real < 0)),
         "mean_sign": float(abs(mean_sign)),
         "mean_sign_phase": float(np.angle(mean_sign)),
         "max_imag_expectation": float(max((abs(np.imag(v)) for v in full_vals.values()), default=0.0)),
