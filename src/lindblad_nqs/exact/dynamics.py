@@ -44,7 +44,7 @@ def trajectories(system: SpinSystem, initial: str, times: np.ndarray, strings: l
     from .qutip_model import collapse_operators, hamiltonian, product_ket
 
     n = system.n_sites
-    e_ops = {k: (lambda t, state, s=s: pauli_expectation(state.full().ravel(), n, s)) for k, s in enumerate(strings)}
+    e_ops = {k: _PauliEop(n, s) for k, s in enumerate(strings)}
     psi = product_ket(system, initial)
     c_ops = collapse_operators(system)
     if not c_ops:
@@ -60,6 +60,16 @@ def trajectories(system: SpinSystem, initial: str, times: np.ndarray, strings: l
     mean = runs.mean(axis=1)
     stderr = runs.std(axis=1, ddof=1) / np.sqrt(ntraj_done) if ntraj_done > 1 else np.zeros_like(mean)
     return mean, stderr, runs, ntraj_done
+
+
+class _PauliEop:
+    """A picklable e_op for QuTiP's parallel map: the Pauli-string expectation of a ket."""
+
+    def __init__(self, n: int, string: dict[int, str]):
+        self.n, self.string = n, string
+
+    def __call__(self, t, state):
+        return pauli_expectation(state.full().ravel(), self.n, self.string)
 
 
 def dense_expect(rho: np.ndarray, n: int) -> Expect:

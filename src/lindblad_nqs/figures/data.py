@@ -30,7 +30,9 @@ class RunData:
             notes = self.provenance(label)["spec"].get("notes") or {}
             df.insert(0, "point", label)
             df["sweep_key"] = notes.get("sweep_key")
-            df["sweep_value"] = notes.get("sweep_value")
+            value = notes.get("sweep_value")
+            # a list value (a lattice shape) is a label, not a coordinate
+            df["sweep_value"] = "x".join(map(str, value)) if isinstance(value, list) else value
             frames.append(df)
         if not frames:
             raise FileNotFoundError(f"no result.csv under {self.dir}")
