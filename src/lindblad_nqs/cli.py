@@ -75,6 +75,17 @@ def _figure(args) -> int:
     return 0
 
 
+def _review(args) -> int:
+    from .results import atomic_path
+    from .review import collect
+
+    table = collect([Path(p) for p in args.results])
+    with atomic_path(Path(args.out)) as tmp:
+        table.to_csv(tmp, index=False)
+    print(f"review of {len(table)} run points -> {args.out}")
+    return 0
+
+
 def _methods(args) -> int:
     from .methods import PLANNED, discover
 
@@ -109,6 +120,10 @@ def main(argv=None) -> int:
     p.add_argument("--options", default="{}", help="JSON options of the figure")
     p.add_argument("--out", required=True, help="FIGURE.pdf (.png and .csv are written beside it)")
     p.set_defaults(func=_figure)
+    p = sub.add_parser("review", help="one table of the provenance of many results")
+    p.add_argument("results", nargs="+", help="result.csv files (their .json is read)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_review)
     p = sub.add_parser("methods", help="list the available methods and their defaults")
     p.set_defaults(func=_methods)
     args = parser.parse_args(argv)

@@ -1,0 +1,27 @@
+"""One table of every run point's provenance, for reviewing a pipeline run at a glance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+SCALARS = ("method", "wall_time_s", "device", "spec_hash", "relative_residual", "sector_dim", "ntraj")
+
+
+def collect(results: list[Path]) -> pd.DataFrame:
+    rows = []
+    for csv in results:
+        prov = json.loads(Path(csv).with_suffix(".json").read_text())
+        notes = prov["spec"].get("notes") or {}
+        rows.append({"run": notes.get("run"), "point": notes.get("point"), "n_sites": _sites(prov["spec"]),
+                     **{k: prov.get(k) for k in SCALARS}})
+    return pd.DataFrame(rows)
+
+
+def _sites(spec: dict) -> int:
+    n = 1
+    for s in spec["system"]["lattice"]["shape"]:
+        n *= s
+    return n

@@ -1,0 +1,56 @@
+"""Both pipeline configs are valid, define the same names, and every point is a valid run spec."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from lindblad_nqs import pipeline
+from lindblad_nqs.spec import SpecError, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load(size):
+    return yaml.safe_load((ROOT / "config" / f"{size}.yaml").read_text())
+
+
+@pytest.mark.parametrize("size", ["quick", "paper"])
+def test_config_valid_and_every_point_parses(size):
+    config = load(size)
+    validate(config, str(SCHEMA))
+    assert config["size"] == size
+    runs = pipeline.expand_runs(config)
+    for name, points in runs.items():
+        for p in points.values():
+            try:
+                parse_spec(p.spec)
+            except SpecError as e:
+                pytest.fail(f"{size}: run {name} point {p.label}: {e}")
+    for paper, fig in pipeline.figure_targets(config):
+        pipeline.figure_runs_arg(config, runs, paper, fig)  # raises on unknown runs
+
+
+def test_quick_and_paper_define_the_same_names():
+    q, p = load("quick"), load("paper")
+    assert set(q["runs"]) == set(p["runs"])
+    assert set(q["systems"]) == set(p["systems"])
+    assert {k: set(v) for k, v in q["figures"].items()} == {k: set(v) for k, v in p["figures"].items()}
+
+
+def test_sweep_points_and_labels():
+    config = {"systems": {"s": {"lattice": {"shape": [3]}, "preset": {"name": "tfi", "V": 2.0, "g": 1.0}}},
+              "runs": {"r": {"system": "s", "task": {"kind": "steady"}, "method": {"name": "exact"},
+                             "observables": ["sx"], "sweep": {"key": "system.preset.g", "values": [0.5, 2]}},
+                       "v": {"system": "s", "task": {"kind": "steady"}, "method": {"name": "exact"},
+                             "observables": ["sx"], "init": {"run": "r", "point": "g=2"}}}}
+    runs = pipeline.expand_runs(config)
+    assert list(runs["r"]) == ["g=0.5", "g=2"]
+    assert runs["r"]["g=2"].spec["system"]["preset"]["g"] == 2
+    assert runs["r"]["g=0.5"].spec["system"]["preset"]["g"] == 0.5
+    assert runs["v"]["base"].init == ("r", "g=2")
+    config["runs"]["v"]["init"]["point"] = "g=3"
+    with pytest.raises(ValueError, match="unknown run/point"):
+        pipeline.expand_runs(config)
