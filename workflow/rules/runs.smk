@@ -18,6 +18,8 @@ rule materialise_spec:
 
         with open(output[0], "w") as f:
             yaml.safe_dump(params.spec, f, sort_keys=False)
+        with open(log[0], "w") as f:
+            f.write(f"wrote {output[0]}\n")
 
 
 rule solve:
