@@ -13,6 +13,9 @@ fig4  (a) square lattice <sz> vs Jy for var, dyn and var+dyn at two Transformer 
       method.strings), exact (option jy picks the exact point).
 s2    loss vs iteration of variational runs: roles are any steady transformer runs (option point).
 s3    <sz>(t) for several chain lengths: roles transformer (lattice-shape sweep), exact (same sweep).
+s4    the same figure for the long-time runs.
+s5    averaging independent runs: the observables of every run of role averaged (method.seeds > 1,
+      from its provenance), their mean, optional role single (option point) and exact.
 """
 
 from __future__ import annotations
@@ -263,6 +266,7 @@ def loss_curves(runs, options):
     return fig, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
+@figure("luo2022", "s4")
 @figure("luo2022", "s3")
 def sizes_dynamics(runs, options):
     obs = options.get("observable", "sz")
@@ -275,3 +279,45 @@ def sizes_dynamics(runs, options):
     ax.set_title(options.get("title", "luo2022 S3/S4: chain B=10, Jx=20, Jz=10 from y-"), fontsize=10)
     fig.tight_layout()
     return fig, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+@figure("luo2022", "s5")
+def averaged_runs(runs, options):
+    obs = options.get("observables", ["sx", "sy", "sz"])
+    point = options.get("point")
+    fig, axes = plt.subplots(1, len(obs), figsize=(3.2 * len(obs), 3.2), squeeze=False)
+    rows = []
+    avg = runs["averaged"]
+    ap = next(iter(avg.points))
+    per_run = avg.provenance(ap).get("per_run_values") or []
+    for ax, o in zip(axes[0], obs):
+        vals = [r[o][0] for r in per_run if o in r]
+        errs = [r[o][1] for r in per_run if o in r]
+        ax.errorbar(np.arange(len(vals)), vals, errs, fmt="o", color="C0", ms=4, capsize=2, label="single runs")
+        rows += [{"source": "run", "run": k, "observable": o, "value": v, "stderr": e}
+                 for k, (v, e) in enumerate(zip(vals, errs))]
+        m = _obs(avg, o, ap)
+        if len(m):
+            v, e = float(m["value"].iloc[0]), float(m["stderr"].iloc[0])
+            ax.axhspan(v - e, v + e, color="C1", alpha=0.3, lw=0)
+            ax.axhline(v, color="C1", lw=1.5, label=f"average of {len(vals)}")
+            rows.append({"source": "average", "observable": o, "value": v, "stderr": e})
+        if "single" in runs:
+            s = _obs(runs["single"], o, point if point in runs["single"].points else None)
+            if len(s):
+                ax.axhline(float(s["value"].iloc[0]), color="C2", ls="--", lw=1, label=f"Fig. 3 run ({point})")
+                rows.append({"source": "single", "observable": o, "value": float(s["value"].iloc[0]),
+                             "stderr": float(s["stderr"].iloc[0])})
+        if "exact" in runs:
+            ex = runs["exact"]
+            e = _obs(ex, o, point if point in ex.points else None)
+            if len(e):
+                ax.axhline(float(e["value"].iloc[0]), color="k", lw=1,
+                           label=f"exact N={_n_sites(ex, e['point'].iloc[0])}")
+                rows.append({"source": "exact", "observable": o, "value": float(e["value"].iloc[0]), "stderr": 0.0})
+        ax.set_xlabel("run")
+        ax.set_ylabel(rf"$\langle\sigma^{o[1]}\rangle$")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(options.get("title", f"luo2022 S5: averaging independent runs (N={_n_sites(avg, ap)})"), fontsize=10)
+    fig.tight_layout()
+    return fig, pd.DataFrame(rows)

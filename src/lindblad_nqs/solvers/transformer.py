@@ -152,6 +152,8 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
         "n_runs_averaged": p["seeds"],
         "seeds": [spec.seed + k for k in range(p["seeds"])],
         "per_run": [r["info"] for r in runs],
+        "per_run_values": ([{name: [v, e] for _, name, v, e in r["rows"]} for r in runs]
+                           if spec.task.kind == "steady" else None),
         "tau": runs[0]["info"].get("tau"),
         "averaging": "observables are the mean over runs (luo2022 S5); stderr combines the runs' Monte Carlo errors",
     }
