@@ -35,7 +35,8 @@ def solve(s, tmp_path, name="run", init=None):
 @pytest.mark.parametrize("method", [
     {"name": "cnn", "features": [4, 8], "kernels": [3, 3], "iterations": 300, "n_samples": 512, "lr": 0.02,
      "obs_samples": 8192, "track_every": 100},
-    {"name": "rbm_ndo", "iterations": 150, "n_samples": 512, "obs_samples": 8192, "track_every": 50},
+    pytest.param({"name": "rbm_ndo", "iterations": 150, "lr": 0.05, "n_samples": 512, "obs_samples": 8192,
+                  "track_every": 50}, marks=pytest.mark.slow),
 ])
 def test_steady_state_run_reaches_exact(method, tmp_path):
     s = spec(method)
@@ -55,7 +56,7 @@ def test_steady_state_run_reaches_exact(method, tmp_path):
 
 
 def test_checkpoint_resume_is_exact(tmp_path):
-    base = {"name": "cnn", "features": [2, 3], "n_samples": 64, "n_chains": 8, "obs_samples": 256,
+    base = {"name": "cnn", "features": [2, 3], "lr_final_factor": 1.0, "n_samples": 64, "n_chains": 8, "obs_samples": 256,
             "obs_chains": 8, "track_every": 2, "track_samples": 64, "n_discard": 4}
     straight = solve(spec(dict(base, iterations=6, checkpoint_every=100)), tmp_path, "a")
     solve(spec(dict(base, iterations=3, checkpoint_every=3)), tmp_path, "b")
@@ -66,8 +67,13 @@ def test_checkpoint_resume_is_exact(tmp_path):
         np.testing.assert_array_equal(pa[k], pb[k])
     assert list(resumed.history["iteration"]) == list(range(1, 7))
     np.testing.assert_allclose(resumed.history["cost"], straight.history["cost"], rtol=1e-6)
+    # another system in the same state dir does not resume from it
+    other = dict(SYSTEM, field={"hx": 0.3})
+    fresh = solve(spec(dict(base, iterations=4, checkpoint_every=3), system=other), tmp_path, "b")
+    assert "resumed_from_iteration" not in fresh.info and fresh.info["checkpoint_ignored"]
 
 
+@pytest.mark.slow
 def test_transfer_from_smaller_lattice(tmp_path):
     m = {"name": "cnn", "features": [2, 3], "iterations": 2, "n_samples": 64, "n_chains": 8, "obs_samples": 256,
          "obs_chains": 8, "track_every": 1, "track_samples": 64, "n_discard": 4}
@@ -99,6 +105,7 @@ def test_bad_keys_are_spec_errors(method, key, tmp_path):
         solve(s, tmp_path)
 
 
+@pytest.mark.slow
 def test_nan_cost_is_detected_and_aborts(tmp_path):
     """A network whose output is NaN makes every iteration fail: rolled back five times, then a clear error."""
     import jax.numpy as jnp
@@ -106,6 +113,7 @@ def test_nan_cost_is_detected_and_aborts(tmp_path):
 
     from lindblad_nqs.solvers.steady_l2 import CNN_DEFAULTS
     from lindblad_nqs.vmc.driver import run_steady
+    from lindblad_nqs.vmc.sampling import prng_key
 
     class Broken(nn.Module):
         @nn.compact
@@ -115,7 +123,7 @@ def test_nan_cost_is_detected_and_aborts(tmp_path):
 
     s = spec({"name": "cnn"})
     m = Broken()
-    params = m.init(None, jnp.zeros((1, 2, 2), jnp.int8))
+    params = m.init(prng_key(0), jnp.zeros((1, 2, 2), jnp.int8))
     cfg = dict(CNN_DEFAULTS, iterations=20, n_samples=16, n_chains=4, n_discard=1, track=[])
     with pytest.raises(RuntimeError, match="not finite"):
         run_steady(s.system, m, params, cfg, list(s.observables), seed=0, state_dir=tmp_path / "nan")

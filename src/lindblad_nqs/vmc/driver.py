@@ -119,6 +119,8 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     # budget and the observation settings may differ); anything else starts afresh
     volatile = {"iterations", "checkpoint_every", "obs_samples", "obs_chains", "track", "track_every",
                 "track_samples", "eig_max_sites"}
+    if cfg["optimizer"] == "adam" and cfg["lr_final_factor"] != 1.0:
+        volatile.discard("iterations")  # the decay schedule depends on the budget
     fingerprint = json.dumps({"system": system.to_dict(), "module": repr(module),
                               "cfg": {k: v for k, v in sorted(cfg.items()) if k not in volatile},
                               "seed": seed, "init": str(init_state)}, sort_keys=True, default=str)
