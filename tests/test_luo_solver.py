@@ -134,3 +134,17 @@ def test_dynamics_save_every_must_be_a_multiple_of_two_tau(tmp_path):
     task = {"kind": "dynamics", "t_final": 0.3, "dt": 0.01, "save_every": 0.03}
     with pytest.raises(SpecError, match="task.save_every"):
         run(spec(task, SMALL), tmp_path)
+
+
+@pytest.mark.slow
+def test_defaults_reach_the_five_site_steady_state(tmp_path):
+    """The method's defaults (1 layer, d_model 32, 500 Adam iterations of 2000 samples) on an open
+    5-site chain with sigma^- decay and dephasing: every magnetisation within 0.04 of exact."""
+    system = {"lattice": {"shape": [5], "boundary": "open"}, "couplings": {"Jx": 2.0, "Jz": 1.0},
+              "field": {"hz": 1.0}, "jumps": [{"op": "sigma_minus", "rate": 1.0}, {"op": "sigma_z", "rate": 0.5}]}
+    s = parse_spec({"system": system, "task": {"kind": "steady"}, "method": {"name": "transformer"},
+                    "observables": ["sx", "sy", "sz"], "seed": 1})
+    res = run(s, tmp_path)
+    ex = exact(s)
+    for key, (v, err) in values(res).items():
+        assert abs(v - ex[key]) < 0.04, (key, v, ex[key], err)
