@@ -148,3 +148,24 @@ def test_defaults_reach_the_five_site_steady_state(tmp_path):
     ex = exact(s)
     for key, (v, err) in values(res).items():
         assert abs(v - ex[key]) < 0.04, (key, v, ex[key], err)
+
+
+@pytest.mark.parametrize("size", ["quick", "paper"])
+def test_config_transformer_runs_have_valid_hyperparameters(size):
+    """Every transformer point of the pipeline configs passes the solver's own checks."""
+    from pathlib import Path
+
+    import yaml
+
+    from lindblad_nqs.pipeline import expand_runs
+    from lindblad_nqs.solvers.transformer import _check_params
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "config" / f"{size}.yaml").read_text())
+    n = 0
+    for points in expand_runs(config).values():
+        for p in points.values():
+            if p.spec["method"]["name"] == "transformer":
+                _check_params(parse_spec(p.spec))
+                n += 1
+    assert n > 10
