@@ -180,7 +180,6 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
 
         bar = tqdm(total=iters, initial=start_it, desc=f"{cfg['optimizer']} L2 steady state", unit="it")
     nan_streak, last_good = 0, opt.theta.copy()
-    t_iter = []
     jac_fn = None
     if cfg["optimizer"] == "sr":
         def _jac(theta, x):
@@ -230,8 +229,6 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         cost_err = float(np.sqrt(max(float(aux["var"]), 0.0) / max(float(aux["ess"]), 1.0)))
         opt.update(g, cost, trial, jac, cost_err=cost_err)
         dt = time.perf_counter() - t0
-        if it > start_it:
-            t_iter.append(dt)
         row = {"iteration": it + 1, "cost": cost, "cost_err": cost_err,
                "acceptance": acc, "rhat": rhat, "ess": float(aux["ess"]), "grad_norm": float(np.linalg.norm(g)),
                "step": float(opt.info.get("step", np.nan)), "time_s": dt}
