@@ -53,3 +53,24 @@ def test_diagonal_estimator_carries_phase_and_sign():
     share = np.abs(np.diag(rho))[neg].sum() / np.abs(np.diag(rho)).sum()
     assert abs(info["neg_weight"] - share) < 0.02, (info["neg_weight"], share)
     assert info["mean_sign"] < 1 - share
+
+
+def test_parity_sector_strings_vanish_outside_the_trained_sector():
+    """Inside the Z-parity sector only the sector's elements are trained: with junk outside it, odd
+    strings must come out exactly 0 when the sector is declared, and wrong otherwise."""
+    from lindblad_nqs.vmc.configs import all_doubled, in_parity_sector
+
+    system = SpinSystem(Lattice((N,), True), (0.5, 0.8, 1.0), (0.0, 0.0, 0.3), (Jump("sigma_minus", 1.0),))
+    rho = solve_sector(system).rho
+    junk = np.where(in_parity_sector(all_doubled(N)).reshape(2**N, 2**N), rho, 0.3)
+    obs = [parse_observable(o, system.lattice) for o in ["sx", "sz", "sxsx:1"]]
+    lr = table_log_rho(N)
+    params = table_params(junk)
+    s = MetropolisSampler(lr, N, 64, "diagonal", 1.0)
+    _, b = s.sample(params, s.init_state(prng_key(7)), prng_key(8), 100, 20)
+    ok, _ = estimate(jax.jit(lr), params, np.asarray(b.x), np.asarray(b.log_rho), obs, parity_sector=True)
+    bad, _ = estimate(jax.jit(lr), params, np.asarray(b.x), np.asarray(b.log_rho), obs, parity_sector=False)
+    assert ok["sx"] == (0.0, 0.0) and abs(bad["sx"][0]) > 0.1
+    ex = {o.name: evaluate(o, lambda st: pauli_expectation(rho, N, st)) for o in obs}
+    for k in ("sz", "sxsx:1"):
+        assert abs(ok[k][0] - ex[k]) < 4.5 * ok[k][1] + 1e-3, k

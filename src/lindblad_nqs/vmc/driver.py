@@ -166,7 +166,8 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             lrs.append(np.asarray(batch.log_rho))
             accs.append(batch.acceptance)
         xs, lrs = np.concatenate(xs, axis=1), np.concatenate(lrs, axis=1)
-        res, oinfo = estimate(costs.log_rho, theta, xs, lrs, observables, chunk=obs_per_call * cfg["obs_chains"])
+        res, oinfo = estimate(costs.log_rho, theta, xs, lrs, observables, chunk=obs_per_call * cfg["obs_chains"],
+                              parity_sector=sector)
         oinfo["acceptance"] = float(np.mean(accs))
         oinfo["rhat"] = split_rhat(lrs.real)
         oinfo["autocorr_time"] = autocorr_time(lrs.real)
@@ -285,12 +286,12 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     times = [r["time_s"] for r in rows_hist[1:]]  # the first iteration compiles; resumed ones count too
     info["time_per_iteration_s"] = float(np.median(times)) if times else None
     if n <= cfg["eig_max_sites"]:
-        info.update(rho_spectrum(costs.log_rho, theta, n, chunk=obs_per_call * cfg["obs_chains"]))
+        info.update(rho_spectrum(costs.log_rho, theta, n, chunk=obs_per_call * cfg["obs_chains"], parity_sector=sector))
     hist = pd.DataFrame(rows_hist)
     return SteadyRun(np.asarray(theta), hist, rows, info)
 
 
-def dense_rho(log_rho, theta, n: int, chunk: int = 16384) -> np.ndarray:
+def dense_rho(log_rho, theta, n: int, chunk: int = 16384, parity_sector: bool = False) -> np.ndarray:
     """The full 2^N x 2^N matrix of the ansatz, normalised to unit trace (complex trace allowed)."""
     from .observables import _chunked
 
@@ -298,11 +299,15 @@ def dense_rho(log_rho, theta, n: int, chunk: int = 16384) -> np.ndarray:
     out = _chunked(log_rho, theta, X, chunk)
     m = out.real.max()
     rho = np.exp(out - m).reshape(2**n, 2**n)
+    if parity_sector:  # trained inside the sector only; the symmetric state vanishes outside it
+        from .configs import in_parity_sector
+
+        rho = np.where(in_parity_sector(X).reshape(2**n, 2**n), rho, 0)
     return rho / np.trace(rho)
 
 
-def rho_spectrum(log_rho, theta, n: int, chunk: int = 16384) -> dict:
-    rho = dense_rho(log_rho, theta, n, chunk)
+def rho_spectrum(log_rho, theta, n: int, chunk: int = 16384, parity_sector: bool = False) -> dict:
+    rho = dense_rho(log_rho, theta, n, chunk, parity_sector)
     herm = 0.5 * (rho + rho.conj().T)
     ev = np.sort(np.linalg.eigvalsh(herm))[::-1]
     return {

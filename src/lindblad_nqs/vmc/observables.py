@@ -55,8 +55,12 @@ def _chunked(log_rho, params, x: np.ndarray, chunk: int) -> np.ndarray:
 
 
 def estimate(log_rho, params, xs: np.ndarray, lrs: np.ndarray, observables: list[Observable],
-             n_blocks: int = 32, chunk: int = 8192):
+             n_blocks: int = 32, chunk: int = 8192, parity_sector: bool = False):
     """xs (C, S, 2, N) diagonal samples (ket = bra), lrs (C, S) their complex log rho.
+
+    parity_sector: the model conserves Z parity and the ansatz was trained inside the sector
+    parity(ket) = parity(bra) only, so its values outside are meaningless and the symmetric state's are
+    zero: a string that flips an odd number of sites has expectation 0 exactly.
 
     Returns (rows {name: (value, stderr)}, info dict)."""
     xs = np.asarray(xs)
@@ -75,6 +79,9 @@ def estimate(log_rho, params, xs: np.ndarray, lrs: np.ndarray, observables: list
     for F in flips:
         if not F:
             ratio[F] = sgn
+            continue
+        if parity_sector and len(F) % 2:
+            ratio[F] = np.zeros_like(sgn)
             continue
         kf = ket.copy()
         kf[:, list(F)] ^= 1
