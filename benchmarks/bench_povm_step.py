@@ -7,6 +7,20 @@ Prints two tables and writes them to benchmarks/out/bench_povm_step.csv:
    keyed gather of POVMLindbladian.connected_flat against a per-sample Python loop (same output);
 2. one Adam step of the L1 steady-state cost and one inner iteration of the trapezoid cost, with the
    number of distinct sampled strings a and distinct connected strings b the network evaluates.
+
+Measured in one run (CPU, 1 thread, shared 2-core machine; TFI ring, 4-Pauli POVM, Transformer 1 x 32,
+4 heads, 500 samples, `--sizes 4 6 8 12 --samples 500 --warmup 3`):
+
+      N  conn/sample  gather ms  naive ms  ratio |  U_a    U_b  L1 step s  trap it s  prep %
+      4           65        0.8        19     22 |  164    256      0.013      0.017    10.6
+      6           97        2.1        31     15 |  415   3888      0.084      0.106     3.5
+      8          129        1.6        45     28 |  487  22270      0.767      1.209     1.0
+     12          193        4.2       117     28 |  500  53707      4.321      6.571     0.3
+
+The vectorised gather is 15-28x faster than the per-sample loop and below 1% of a step from N = 8
+on; the step is the network on the U_b distinct strings (deduplication: 500 x 129 = 64,500 connected
+entries -> 22,270 strings at N = 8, 32,500 -> 256 at N = 4). A trapezoid inner iteration costs about
+1.3-1.5 L1 steps (the old model's log p on the same strings, no backward). Step time N = 12 / N = 4: 330x.
 """
 
 from __future__ import annotations
