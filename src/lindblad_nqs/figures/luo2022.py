@@ -207,8 +207,9 @@ def square_steady_state(runs, options):
                 continue
             d = _final_values(runs[role], obs)
             off = (j - (len(tags) - 1) / 2) * 0.02
+            t_end = f", t={d['t'].max():g}" if d["t"].notna().any() else ""
             a1.errorbar(d["x"] + off, d["value"], d["stderr"], fmt=mk, ms=5, color=f"C{j}", mfc="none" if mode == "var"
-                        else None, capsize=2, label=f"{names[mode]} ({tag.replace('x', ', ')})")
+                        else None, capsize=2, label=f"{names[mode]} ({tag.replace('x', ', ')}){t_end}")
             rows.append(d.assign(source=role))
     a1.set_xlabel(r"$J_y/\gamma$")
     a1.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
