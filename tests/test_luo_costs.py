@@ -146,3 +146,31 @@ def test_sampled_l1_gradient_is_unbiased():
     mean, se = proj.mean(0), proj.std(0, ddof=1) / np.sqrt(len(proj))
     assert np.all(np.abs(mean - (V @ g_exact).numpy()) < 5 * se), (mean, (V @ g_exact).numpy(), se)
     assert abs(np.mean(vals) - np.abs(L @ p).sum()) < 5 * np.std(vals, ddof=1) / np.sqrt(len(vals))
+
+
+def test_unique_rows_of_multiword_keys_match_numpy():
+    from lindblad_nqs.povm_solvers.costs import _unique_rows
+
+    k = np.random.default_rng(0).integers(0, 4, size=(5000, 3))
+    u, inv, cnt = _unique_rows(k)
+    u2, inv2, cnt2 = np.unique(k, axis=0, return_inverse=True, return_counts=True)
+    assert np.array_equal(u, u2) and np.array_equal(inv, inv2.ravel()) and np.array_equal(cnt, cnt2)
+    assert np.array_equal(u[inv], k)
+
+
+def test_prepare_on_a_long_chain_matches_the_padded_gather():
+    """N = 33 needs two key words; the deduplicated batch reproduces sum_b L_a^b p(b) of the padded form."""
+    n = 33
+    lind = POVMLindbladian(SpinSystem(Lattice((n,), True), (1.0, 0.5, 0.2), (0.3, 0.0, 0.0),
+                                      (Jump("sigma_minus", 1.0),)), "tetrahedral")
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 4, size=(20, n))
+    a[10:] = a[:10]  # duplicates merge into counts
+    batch = prepare(lind, a, dtype=torch.float64)
+    assert batch.n_a == 10 and np.allclose(batch.weights.numpy(), 0.1)
+    w = rng.random(4)  # a product "probability" p(b) = prod_i w[b_i], evaluated on the distinct strings
+    pb = np.prod(w[batch.strings.numpy()], axis=1)
+    got = np.bincount(batch.rows.numpy(), weights=batch.mel.numpy() * pb[batch.cols.numpy()], minlength=batch.n_a)
+    b, mel = lind.connected(batch.strings.numpy()[batch.a_index.numpy()])
+    want = np.sum(mel * np.prod(w[b.astype(np.int64)], axis=2), axis=1)
+    assert np.allclose(got, want)
