@@ -126,11 +126,24 @@ def test_relaxation_path_agrees_with_lu(monkeypatch):
     np.testing.assert_allclose(relaxed.rho, lu.rho, atol=1e-9)
 
 
-def test_parallel_trajectories_reproduce_serial_statistics():
-    """Two worker processes (QuTiP's parallel map) give a valid estimate too."""
+def test_parallel_trajectories_through_the_cli(tmp_path):
+    """Two worker processes (QuTiP's parallel map) give a valid estimate. Run in a fresh process, as the
+    pipeline does: forking a process that has JAX loaded (other tests import it) can deadlock."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("system: {lattice: {shape: [2], boundary: periodic}, couplings: {Jx: 1.0, Jz: 0.5},\n"
+                    "         field: {hz: 0.5}, jumps: [{op: sigma_minus, rate: 1.0}]}\n"
+                    "task: {kind: dynamics, t_final: 1.0, dt: 0.5, initial: {product: z+}}\n"
+                    "method: {name: mcwf, ntraj: 200}\nobservables: [sz]\nseed: 5\n")
+    out = tmp_path / "r.csv"
+    subprocess.run([sys.executable, "-m", "lindblad_nqs", "solve", str(spec), "--out", str(out), "--threads", "2"],
+                   check=True, capture_output=True)
+    df = pd.read_csv(out)
     s = SpinSystem(Lattice((2,), True), (1.0, 0.0, 0.5), (0, 0, 0.5), (Jump("sigma_minus", 1.0),))
-    t = np.linspace(0, 1.0, 3)
-    mean, err, _, ntraj = trajectories(s, "z+", t, [{0: "z"}], ntraj=200, seed=5, threads=2)
-    exact = [dense_expect(rho, 2)({0: "z"}) for _, rho in evolve_sector(s, "z+", t)]
-    assert ntraj == 200
-    assert np.all(np.abs(mean[0, 1:] - exact[1:]) < 4.5 * err[0, 1:])
+    exact = [dense_expect(rho, 2)({0: "z"}) for _, rho in evolve_sector(s, "z+", np.array([0.0, 0.5, 1.0]))]
+    assert np.all(df["stderr"].iloc[1:] > 0)
+    assert np.all(np.abs(df["value"].to_numpy()[1:] - exact[1:]) < 4.5 * df["stderr"].to_numpy()[1:])
