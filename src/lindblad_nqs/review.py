@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .figures.data import lattice_of
+
 SCALARS = ("method", "wall_time_s", "device", "spec_hash", "relative_residual", "sector_dim", "ntraj")
 
 
@@ -15,13 +17,6 @@ def collect(results: list[Path]) -> pd.DataFrame:
     for csv in results:
         prov = json.loads(Path(csv).with_suffix(".json").read_text())
         notes = prov["spec"].get("notes") or {}
-        rows.append({"run": notes.get("run"), "point": notes.get("point"), "n_sites": _sites(prov["spec"]),
+        rows.append({"run": notes.get("run"), "point": notes.get("point"), "n_sites": lattice_of(prov["spec"]).n_sites,
                      **{k: prov.get(k) for k in SCALARS}})
     return pd.DataFrame(rows)
-
-
-def _sites(spec: dict) -> int:
-    n = 1
-    for s in spec["system"]["lattice"]["shape"]:
-        n *= s
-    return n

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..model import Lattice
+
 
 @dataclass
 class RunData:
@@ -47,6 +49,18 @@ class RunData:
 
     def spec(self, point: str) -> dict:
         return self.provenance(point)["spec"]
+
+    def n_sites(self, point: str) -> int:
+        return lattice_of(self.spec(point)).n_sites
+
+    def shape_label(self, point: str) -> str:
+        """The lattice shape as figures print it: '10' for a chain, '3x3' for a square lattice."""
+        return "x".join(str(n) for n in lattice_of(self.spec(point)).shape)
+
+
+def lattice_of(spec: dict) -> Lattice:
+    lat = spec["system"]["lattice"]
+    return Lattice(tuple(lat["shape"]), lat.get("boundary", "periodic") == "periodic")
 
 
 def load_runs(roles: dict[str, str]) -> dict[str, RunData]:

@@ -29,14 +29,6 @@ from . import figure
 STRING_LABELS = ("0s", "1s", "2s", "4s", "8s")
 
 
-def _n_sites(run, point) -> int:
-    return int(np.prod(run.spec(point)["system"]["lattice"]["shape"]))
-
-
-def _shape(run, point) -> str:
-    return "x".join(str(s) for s in run.spec(point)["system"]["lattice"]["shape"])
-
-
 def _obs(run, observable: str, point: str | None = None) -> pd.DataFrame:
     t = run.table
     t = t[t["observable"] == observable]
@@ -114,16 +106,16 @@ def dynamics(runs, options):
     obs = options.get("observable", "sz")
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
     rows: list[pd.DataFrame] = []
-    _dyn_panel(a1, runs, "chain", "chain_exact", obs, rows, lambda r, p: f"N={_n_sites(r, p)}")
+    _dyn_panel(a1, runs, "chain", "chain_exact", obs, rows, lambda r, p: f"N={r.n_sites(p)}")
     if "chain_large" in runs:
         run = runs["chain_large"]
         for point in run.points:
             d = _obs(run, obs, point).sort_values("t")
             a1.errorbar(d["t"], d["value"], d["stderr"], fmt="s", ms=3, mfc="none", color="C2", capsize=1.5,
-                        label=f"Transformer N={_n_sites(run, point)}")
+                        label=f"Transformer N={run.n_sites(point)}")
             rows.append(d.assign(source="chain_large"))
     _dyn_panel(a2, runs, "square", "square_exact", obs, rows,
-               lambda r, p: f"{_shape(r, p)} {p}")
+               lambda r, p: f"{r.shape_label(p)} {p}")
     for ax, title in ((a1, "(a) chain, B=1, J=(2,0,1), from y-"), (a2, "(b) square, J=(0.9, Jy, 1), from z+")):
         ax.set_xlabel(r"$\gamma t$")
         ax.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
@@ -153,7 +145,7 @@ def tfi_steady_state(runs, options):
             e = _obs(runs["exact"], o)
             e["x"] = _sweep_x(e)
             e = e.sort_values("x")
-            n = _n_sites(runs["exact"], e["point"].iloc[0])
+            n = runs["exact"].n_sites(e["point"].iloc[0])
             ax.plot(e["x"], e["value"], "k-", lw=1, label=f"exact N={n}")
             rows.append(e.assign(source="exact"))
         for role in ("transformer", "rbm"):
@@ -162,7 +154,7 @@ def tfi_steady_state(runs, options):
             d = _obs(runs[role], o)
             d["x"] = _sweep_x(d)
             d = d.sort_values("x")
-            n = _n_sites(runs[role], d["point"].iloc[0])
+            n = runs[role].n_sites(d["point"].iloc[0])
             st = dict(style[role])
             st["label"] = f"{st['label']} N={n}"
             ax.errorbar(d["x"], d["value"], d["stderr"], ms=4, capsize=2, ls="none", **st)
@@ -273,7 +265,7 @@ def sizes_dynamics(runs, options):
     obs = options.get("observable", "sz")
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     rows: list[pd.DataFrame] = []
-    _dyn_panel(ax, runs, "transformer", "exact", obs, rows, lambda r, p: f"N={_n_sites(r, p)}")
+    _dyn_panel(ax, runs, "transformer", "exact", obs, rows, lambda r, p: f"N={r.n_sites(p)}")
     ax.set_xlabel(r"$\gamma t$")
     ax.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
     ax.legend(fontsize=7)
@@ -314,11 +306,11 @@ def averaged_runs(runs, options):
             e = _obs(ex, o, point if point in ex.points else None)
             if len(e):
                 ax.axhline(float(e["value"].iloc[0]), color="k", lw=1,
-                           label=f"exact N={_n_sites(ex, e['point'].iloc[0])}")
+                           label=f"exact N={ex.n_sites(e['point'].iloc[0])}")
                 rows.append({"source": "exact", "observable": o, "value": float(e["value"].iloc[0]), "stderr": 0.0})
         ax.set_xlabel("run")
         ax.set_ylabel(rf"$\langle\sigma^{o[1]}\rangle$")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(options.get("title", f"luo2022 S5: averaging independent runs (N={_n_sites(avg, ap)})"), fontsize=10)
+    fig.suptitle(options.get("title", f"luo2022 S5: averaging independent runs (N={avg.n_sites(ap)})"), fontsize=10)
     fig.tight_layout()
     return fig, pd.DataFrame(rows)

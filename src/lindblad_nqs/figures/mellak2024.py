@@ -31,16 +31,6 @@ def _vs_sweep(run, observable: str) -> pd.DataFrame:
     return t.sort_values("x")
 
 
-def _n_sites(run, point) -> int:
-    shape = run.spec(point)["system"]["lattice"]["shape"]
-    return int(np.prod(shape))
-
-
-def _label_of(run, point) -> str:
-    shape = run.spec(point)["system"]["lattice"]["shape"]
-    return "x".join(str(s) for s in shape)
-
-
 @figure("mellak2024", "fig2")
 def tfi_observables(runs, options):
     obs = options.get("observables", ["sx", "sy", "sz"])
@@ -113,7 +103,7 @@ def time_per_iteration(runs, options):
         run = runs[role]
         for p in run.points:
             prov = run.provenance(p)
-            rows.append({"source": role, "n_sites": _n_sites(run, p), "n_params": prov.get("n_params"),
+            rows.append({"source": role, "n_sites": run.n_sites(p), "n_params": prov.get("n_params"),
                          "time_per_iteration_s": prov.get("time_per_iteration_s"), "device": prov.get("device")})
     df = pd.DataFrame(rows).sort_values(["source", "n_sites"])
     for role, color, label in (("cnn", "C0", "CNN"), ("rbm", "C1", "RBM NDO")):
@@ -194,14 +184,14 @@ def correlations_vs_distance(runs, options):
     cnn = _distance_table(runs["cnn"])
     for k, (g, d) in enumerate(cnn.groupby("x")):
         ax.errorbar(d["l"], d["value"], d["stderr"], fmt="o", color=f"C{k}", capsize=2,
-                    label=f"CNN g={g:g}, N={_n_sites(runs['cnn'], d['point'].iloc[0])}")
+                    label=f"CNN g={g:g}, N={runs['cnn'].n_sites(d['point'].iloc[0])}")
         rows.append(d.assign(source="cnn")[["source", "x", "l", "value", "stderr"]])
         if "exact" in runs:
             e = _distance_table(runs["exact"])
             e = e[np.isclose(e["x"], g)]
             if len(e):
                 ax.plot(e["l"], e["value"], "-", color=f"C{k}", lw=1,
-                        label=f"exact N={_n_sites(runs['exact'], e['point'].iloc[0])}")
+                        label=f"exact N={runs['exact'].n_sites(e['point'].iloc[0])}")
                 rows.append(e.assign(source="exact")[["source", "x", "l", "value", "stderr"]])
     ax.axhline(0, color="0.7", lw=0.5)
     ax.set_xlabel("distance l")
@@ -224,7 +214,7 @@ def pretraining_convergence(runs, options):
         run = runs[role]
         p = points.get(role) if points.get(role) in run.points else next(iter(run.points))
         h = run.history(p)
-        lab = f"N={_label_of(run, p)} " + {"scratch": "from scratch", "pretrained": "pre-trained", "large": "pre-trained"}[role]
+        lab = f"N={run.shape_label(p)} " + {"scratch": "from scratch", "pretrained": "pre-trained", "large": "pre-trained"}[role]
         a1.semilogy(h["iteration"], h["cost"], color=f"C{k}", lw=0.8, label=lab)
         rows.append(pd.DataFrame({"source": role, "iteration": h["iteration"], "quantity": "cost", "value": h["cost"]}))
         if obs in h:
@@ -256,12 +246,12 @@ def heisenberg_2d(runs, options):
     rows = []
     if "exact" in runs:
         e = _vs_sweep(runs["exact"], "sz")
-        ax.plot(e["x"], e["value"], "k-", lw=1, label=f"exact {_label_of(runs['exact'], e['point'].iloc[0])}")
+        ax.plot(e["x"], e["value"], "k-", lw=1, label=f"exact {runs['exact'].shape_label(e['point'].iloc[0])}")
         rows.append(e.assign(source="exact")[["source", "x", "observable", "value", "stderr"]])
     for k, role in enumerate(r for r in runs if r.startswith("cnn")):
         d = _vs_sweep(runs[role], "sz")
         ax.errorbar(d["x"], d["value"], d["stderr"], fmt="os^v"[k % 4], color=f"C{k}", capsize=2, ms=4,
-                    label=f"CNN {_label_of(runs[role], d['point'].iloc[0])}")
+                    label=f"CNN {runs[role].shape_label(d['point'].iloc[0])}")
         rows.append(d.assign(source=role)[["source", "x", "observable", "value", "stderr"]])
     ax.set_xlabel(r"$J_y/\gamma$")
     ax.set_ylabel(r"$\langle\sigma^z\rangle$")
