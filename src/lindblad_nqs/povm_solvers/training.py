@@ -4,6 +4,7 @@ the forward-backward trapezoid dynamics (Adam on Eq. 4 at every time step, warm-
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from ..model import SpinSystem
 from ..observables import Observable
 from ..povm import POVMLindbladian, estimate, get_povm
 from ..povm.observables import pauli_string_samples
-from .costs import l1_cost, log_prob_chunked, prepare, trapezoid_cost
+from .costs import ConnectedBatch, l1_cost, log_prob_chunked, prepare, trapezoid_cost
 
 
 @dataclass(frozen=True)
@@ -76,26 +77,69 @@ class POVMTrainer:
         a = self.sample(n_samples).cpu().numpy()
         return [(o.name, *estimate(self.povm, o, a)) for o in observables]
 
+    # --- exact enumeration over all 4^N strings (tiny systems) -----------------------------------------
+    MAX_EXACT_SITES = 8
+
+    def _all_strings(self) -> torch.Tensor:
+        if getattr(self, "_all", None) is None:
+            from ..povm.lindbladian import all_strings
+
+            if self.system.n_sites > self.MAX_EXACT_SITES:
+                raise ValueError(f"exact sums over 4^N strings need N <= {self.MAX_EXACT_SITES}, "
+                                 f"got N = {self.system.n_sites}")
+            self._all = torch.as_tensor(all_strings(self.system.n_sites), device=self.device)
+            self._all_batch = prepare(self.lind, self._all, weights=np.ones(len(self._all)), device=self.device,
+                                      dtype=self.dtype)
+        return self._all
+
+    def exact_probabilities(self) -> torch.Tensor:
+        """p(a) of the model on all 4^N strings, in the order of povm.lindbladian.all_strings."""
+        self.model.eval()
+        return log_prob_chunked(self.model, self._all_strings(), self.chunk).exp()
+
+    def exact_batch(self) -> ConnectedBatch:
+        """The connected elements of all 4^N strings with weights p(a): the costs become exact sums."""
+        p = self.exact_probabilities()
+        return dataclasses.replace(self._all_batch, weights=p.to(self.dtype), sampled=False)
+
+    def exact_magnetisations(self) -> dict[str, float]:
+        a, p = self._all_strings().cpu().numpy(), self.exact_probabilities().double().cpu().numpy()
+        n = a.shape[1]
+        return {f"s{c}": float(np.mean([p @ pauli_string_samples(self.povm, a, {i: c}) for i in range(n)]))
+                for c in "xyz"}
+
+    def exact_observables(self, observables: list[Observable]) -> list[tuple[str, float, float]]:
+        a, p = self._all_strings().cpu().numpy(), self.exact_probabilities().double().cpu().numpy()
+        return [(o.name, *estimate(self.povm, o, a, weights=p)) for o in observables]
+
     # --- the two costs ------------------------------------------------------------------------------
-    def steady_iteration(self, opt, n_samples: int) -> dict:
+    def steady_iteration(self, opt, n_samples: int, exact_sum: bool = False) -> dict:
         t0 = time.perf_counter()
-        a = self.sample(n_samples)
-        batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
+        if exact_sum:
+            a, batch = self._all_strings(), self.exact_batch()
+        else:
+            a = self.sample(n_samples)
+            batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
         self.model.train()
         opt.zero_grad(set_to_none=True)
         res = l1_cost(self.model, batch, backward=True, chunk=self.chunk)
         opt.step()
+        mags = self.exact_magnetisations() if exact_sum else self.magnetisations(a)
         return {"cost": res.value, "cost_stderr": res.stderr, "unique_a": batch.n_a,
-                "unique_b": len(batch.strings), "seconds": time.perf_counter() - t0, **self.magnetisations(a)}
+                "unique_b": len(batch.strings), "seconds": time.perf_counter() - t0, **mags}
 
     def trapezoid_step(self, tau: float, n_samples: int, lr: float, tol: float, max_iter: int,
-                       min_iter: int = 1, extrapolate_from=None) -> dict:
+                       min_iter: int = 1, extrapolate_from=None, lr_final: float | None = None,
+                       exact_sum: bool = False) -> dict:
         """One time step 2 tau: minimise Eq. 4 over the model, compared with the current distribution,
         until the mean cost of the last three iterations, divided by 2 tau, is below `tol` (an L1
         residual per unit time), or max_iter Adam iterations (a fresh Adam each step).
 
         The model starts from the current parameters (warm start), or, with `extrapolate_from` (the
-        parameters one step earlier), from their linear extrapolation.
+        parameters one step earlier), from their linear extrapolation. With `lr_final` the learning
+        rate decays exponentially from lr (first iteration) to lr_final (iteration max_iter).
+        With `exact_sum` the cost is the exact sum over all 4^N strings (weights p(a)) instead of a
+        Monte Carlo estimate (tiny systems: diagnostics and tests).
         Returns the step record: iterations used, the cost of the first iteration (about
         2 tau ||L p||_1 without extrapolation) and the mean of the last three, and whether `tol` was met."""
         t0 = time.perf_counter()
@@ -113,8 +157,15 @@ class POVMTrainer:
         it = 0
         a = res = None
         for it in range(1, max_iter + 1):
-            a = self.sample(n_samples)
-            batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
+            if lr_final is not None:
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(it - 1, max_iter, lr, lr_final)
+            if exact_sum:
+                a = self._all_strings()
+                batch = self.exact_batch()
+            else:
+                a = self.sample(n_samples)
+                batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
             old_lp = cache(batch.strings)
             self.model.train()
             opt.zero_grad(set_to_none=True)
@@ -124,9 +175,10 @@ class POVMTrainer:
                 converged = True
                 break
             opt.step()
+        mags = self.exact_magnetisations() if exact_sum else self.magnetisations(a)
         return {"inner_iterations": it, "cost_start": costs[0], "cost": float(np.mean(costs[-3:])),
                 "cost_stderr": res.stderr, "converged": converged, "seconds": time.perf_counter() - t0,
-                **self.magnetisations(a)}
+                **mags}
 
 
 class _LogProbCache:

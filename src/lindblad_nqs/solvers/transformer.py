@@ -19,6 +19,11 @@ Hyperparameters (method.*):
   dyn_lr, inner_tol, inner_max, inner_min    the inner Adam loop of each trapezoid step: it stops when
                 the mean cost of its last three iterations / (2 tau) < inner_tol (an L1 residual of dp/dt)
                 after at least inner_min iterations, or after inner_max
+  dyn_lr_final  > 0: the inner learning rate decays exponentially from dyn_lr to dyn_lr_final over the
+                inner_max iterations of each step (0: constant dyn_lr)
+  exact_sum     true: replace the Monte Carlo sums over samples a ~ p by exact sums over all 4^N strings
+                (weights p(a); N <= 8) in both costs and the reported observables (stderr 0): a
+                noise-free diagnostic of the method and the reference of the tests, not the paper's method
   warm_start    previous (the paper: start each step from the last parameters) | extrapolate (from
                 their linear extrapolation over the last step)
   seeds         number of independent runs (seeds seed, seed+1, ...) whose distributions are averaged
@@ -56,6 +61,7 @@ DEFAULTS = {
     "tau": 0.0,
     "dyn_time": 0.0,
     "dyn_lr": 0.001,
+    "dyn_lr_final": 0.0,
     "inner_tol": 1.0,
     "inner_max": 50,
     "inner_min": 3,
@@ -65,6 +71,7 @@ DEFAULTS = {
     "device": "auto",
     "checkpoint_every": 50,
     "chunk": 65536,
+    "exact_sum": False,
 }
 
 
@@ -89,9 +96,13 @@ def _check_params(spec: RunSpec) -> dict:
     for key in ("lr", "lr_final", "dyn_lr", "inner_tol"):
         if not p[key] > 0:
             raise SpecError(f"method.{key} must be positive, got {p[key]}")
-    for key in ("tau", "dyn_time"):
+    for key in ("tau", "dyn_time", "dyn_lr_final"):
         if p[key] < 0:
             raise SpecError(f"method.{key} must be >= 0, got {p[key]}")
+    if not isinstance(p["exact_sum"], bool):
+        raise SpecError(f"method.exact_sum must be true or false, got {p['exact_sum']!r}")
+    if p["exact_sum"] and spec.system.n_sites > 8:
+        raise SpecError(f"method.exact_sum enumerates 4^N strings: needs N <= 8, got N = {spec.system.n_sites}")
     if p["init"] not in PRODUCT_STATES:
         raise SpecError(f"method.init must be a product state label ({', '.join(PRODUCT_STATES)}), got {p['init']!r}")
     if p["warm_start"] not in ("previous", "extrapolate"):
@@ -245,6 +256,11 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
                     "step": step}, tmp)
         tmp.replace(ckpt)
 
+    def observe():
+        if p["exact_sum"]:
+            return trainer.exact_observables(list(spec.observables))
+        return trainer.observables(list(spec.observables), p["eval_samples"])
+
     progress = _progress(ctx, (0 if dyn else p["iterations"]) + _n_steps(spec, p), f"transformer run {k}")
     progress.update(it0 + step0)
     t_start = time.perf_counter()
@@ -254,7 +270,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         for it in range(it0, n_it):
             for g in opt.param_groups:
                 g["lr"] = lr_at(it, n_it, p["lr"], p["lr_final"])
-            rec = trainer.steady_iteration(opt, p["samples"])
+            rec = trainer.steady_iteration(opt, p["samples"], exact_sum=p["exact_sum"])
             hist.append({"run": k, "stage": "var", "iteration": it, "t": np.nan, **rec})
             progress.update(1)
             if (it + 1) % p["checkpoint_every"] == 0 and it + 1 < n_it:
@@ -265,25 +281,26 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
     n_steps = _n_steps(spec, p)
     save_stride = int(round(spec.task.save_every / (2 * tau))) if dyn else None
     if dyn and step0 == 0 and not rows:
-        rows += [(0.0, *r) for r in trainer.observables(list(spec.observables), p["eval_samples"])]
+        rows += [(0.0, *r) for r in observe()]
     prev = None
     for step in range(step0, n_steps):
         now = [q.detach().clone() for q in model.parameters()]
         rec = trainer.trapezoid_step(tau, p["samples"], p["dyn_lr"], p["inner_tol"], p["inner_max"], p["inner_min"],
-                                     extrapolate_from=prev)
+                                     extrapolate_from=prev, lr_final=p["dyn_lr_final"] or None,
+                                     exact_sum=p["exact_sum"])
         if p["warm_start"] == "extrapolate":
             prev = now
         t = (step + 1) * 2 * tau
         hist.append({"run": k, "stage": "dyn", "iteration": step, "t": t, **rec})
         progress.update(1)
         if dyn and (step + 1) % save_stride == 0:
-            rows += [(t, *r) for r in trainer.observables(list(spec.observables), p["eval_samples"])]
+            rows += [(t, *r) for r in observe()]
             save_ckpt(it0, step + 1, with_opt=False)
         elif not dyn and (step + 1) % p["checkpoint_every"] == 0:
             save_ckpt(it0, step + 1, with_opt=False)
     progress.close()
     if not dyn:
-        rows = [(None, *r) for r in trainer.observables(list(spec.observables), p["eval_samples"])]
+        rows = [(None, *r) for r in observe()]
     state.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict(), "net": cfg.to_dict(), "povm": p["povm"], "n_sites": spec.system.n_sites,
                 "seed": seed, "spec_hash": spec.hash}, state / f"model_run{k}.pt")
