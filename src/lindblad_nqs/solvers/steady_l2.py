@@ -6,8 +6,10 @@ Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
   0: 2N), n_discard (burn-in sweeps), beta (sample from |rho|^(2 beta), corrected exactly), sector (restrict
   proposals to the Z-parity sector when the model conserves it), sampler (metropolis | exact | full_sum),
   estimator (l2: |L_loc|^2 as in the paper; ldagl: (L^dag L rho)/rho, the same cost, which also sees
-  elements where rho vanishes but L rho does not, at ~M times the cost per sample), optimizer (nagd | adam | sr), lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor
-  (Adam's rate decays exponentially to lr * lr_final_factor at the last iteration), diag_shift (SR),
+  elements where rho vanishes but L rho does not, at ~M times the cost per sample), optimizer (nagd | adam | sr | gn),
+  lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor (Adam's rate decays exponentially
+  to lr * lr_final_factor at the last iteration), diag_shift (SR), gn_damping (initial Levenberg-Marquardt
+  damping of gn, the Gauss-Newton step on the residual L rho; beyond the paper, see vmc.optimizers),
   nagd_shrink, nagd_grow, nagd_max_backtrack, obs_samples and obs_chains (the final diagonal sampling),
   track (observables recorded per iteration, default: all), track_every, track_samples, checkpoint_every,
   eig_max_sites (build rho and report its spectrum up to this many sites).
@@ -38,6 +40,7 @@ COMMON = {
     "lr": 0.02,
     "lr_final_factor": 0.1,
     "diag_shift": 0.01,
+    "gn_damping": 0.01,
     "nagd_shrink": 0.5,
     "nagd_grow": 1.2,
     "nagd_max_backtrack": 8,
@@ -54,7 +57,7 @@ CNN_DEFAULTS = dict(COMMON, features=[6, 20], kernels=[3, 3], padding="auto", po
                     init_scale=1.0)
 RBM_DEFAULTS = dict(COMMON, optimizer="sr", lr=0.01, lr_final_factor=1.0, alpha=1.0, ancilla=1.0, init_std=0.01)
 
-_CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "estimator": ("l2", "ldagl"), "optimizer": ("nagd", "adam", "sr"),
+_CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "estimator": ("l2", "ldagl"), "optimizer": ("nagd", "adam", "sr", "gn"),
             "padding": ("auto", "periodic", "open"), "pooling": ("sum", "mean", "none")}
 
 
@@ -72,7 +75,7 @@ def _check(spec: RunSpec) -> dict:
             raise SpecError(f"method.{k} must be >= 0, got {p[k]!r}")
     if not 0 < p["beta"] <= 1:
         raise SpecError(f"method.beta must lie in (0, 1], got {p['beta']!r}")
-    for k in ("lr", "diag_shift", "lr_final_factor"):
+    for k in ("lr", "diag_shift", "lr_final_factor", "gn_damping"):
         if not p[k] > 0:
             raise SpecError(f"method.{k} must be positive, got {p[k]!r}")
     if not 0 < p["nagd_shrink"] < 1 or p["nagd_grow"] < 1:

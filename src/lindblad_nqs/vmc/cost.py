@@ -76,6 +76,35 @@ def make_cost(log_rho_flat, lind, chunk: int | None = None, estimator: str = "l2
                          lambda th, x, lq: _value(th, x, lq, lind.tables), jax.jit(log_rho_flat))
 
 
+def make_residual_jacobian(log_rho_flat, lind):
+    """(theta, x, lq) -> (e, K, w) for the Gauss-Newton step: the local residuals e_i = L_loc(x_i), their
+    Jacobian K_i = d e_i/d theta + e_i (O_i - Re <O>) (O = d log rho / d theta; the second term is the
+    derivative of the 1/||rho|| normalisation) and the importance weights w_i to |rho|^2. Then
+    C = sum_i w_i |e_i|^2, grad C = 2 Re sum_i w_i e_i^* K_i, and the Gauss-Newton matrix of the
+    least-squares problem min ||L rho||/||rho|| is Re sum_i w_i K_i^dag K_i."""
+    import jax
+    import jax.numpy as jnp
+
+    def one(theta, xi, tables):
+        x1 = xi[None]
+        lr = log_rho_flat(theta, x1)
+        e = lind.local_values(lambda y: log_rho_flat(theta, y), x1, lr, tables)[0]
+        return jnp.stack([e.real, e.imag, lr[0].real, lr[0].imag])
+
+    def fn(theta, x, lq, tables):
+        vals = jax.vmap(one, in_axes=(None, 0, None))(theta, x, tables)  # (B, 4)
+        J = jax.vmap(jax.jacrev(one), in_axes=(None, 0, None))(theta, x, tables)  # (B, 4, P)
+        e = vals[:, 0] + 1j * vals[:, 1]
+        de, O = J[:, 0] + 1j * J[:, 1], J[:, 2] + 1j * J[:, 3]
+        w = jax.nn.softmax(2 * vals[:, 2] - lq)
+        o_mean = jnp.sum(w[:, None] * O.real, axis=0)
+        K = de + e[:, None] * (O - o_mean[None, :])
+        return e, K, w
+
+    jfn = jax.jit(fn)
+    return lambda theta, x, lq: jfn(theta, x, lq, lind.tables)
+
+
 def exact_cost(rho_vec: np.ndarray, L) -> float:
     """||L rho||^2 / ||rho||^2 for a dense row-major vec(rho) and a (sparse) Liouvillian."""
     r = L @ rho_vec

@@ -192,6 +192,10 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             J = jax.vmap(jax.jacrev(one), in_axes=(None, 0))(theta, x)  # (B, 2, P)
             return J[:, 0] + 1j * J[:, 1]
         jac_fn = jax.jit(_jac)
+    if cfg["optimizer"] == "gn":
+        from .cost import make_residual_jacobian
+
+        resid_jac = make_residual_jacobian(log_rho_flat, lind)
 
     for it in range(start_it, iters):
         t0 = time.perf_counter()
@@ -226,7 +230,12 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             c, a = costs.value(jnp.asarray(theta_new, jnp.float32), x, lq)
             return float(c), float(a["ess"]) / x.shape[0]
 
-        jac = (lambda: (jac_fn(y, x), jax.nn.softmax(2 * costs.log_rho(y, x).real - lq))) if jac_fn else None
+        if cfg["optimizer"] == "gn":
+            jac = lambda: resid_jac(y, x, lq)  # noqa: E731
+        elif jac_fn is not None:
+            jac = lambda: (jac_fn(y, x), jax.nn.softmax(2 * costs.log_rho(y, x).real - lq))  # noqa: E731
+        else:
+            jac = None
         cost_err = float(np.sqrt(max(float(aux["var"]), 0.0) / max(float(aux["ess"]), 1.0)))
         opt.update(g, cost, trial, jac, cost_err=cost_err)
         dt = time.perf_counter() - t0
@@ -234,7 +243,9 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
                "acceptance": acc, "rhat": rhat, "ess": float(aux["ess"]), "grad_norm": float(np.linalg.norm(g)),
                "step": float(opt.info.get("step", np.nan)), "time_s": dt}
         if "backtracks" in opt.info:
-            row.update(backtracks=int(opt.info["backtracks"]), restart=int(opt.info["restart"]))
+            row.update(backtracks=int(opt.info["backtracks"]))
+            if "restart" in opt.info:
+                row["restart"] = int(opt.info["restart"])
         if tracked_obs and ((it + 1) % cfg["track_every"] == 0 or it + 1 == iters or it == 0):
             kt = jax.random.fold_in(track_key, it)  # its own stream: tracking never changes the optimisation
             res, _ = observe(jnp.asarray(opt.theta, jnp.float32), cfg["track_samples"], kt, 2)

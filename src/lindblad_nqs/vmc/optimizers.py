@@ -177,6 +177,66 @@ class SR:
         self.lr *= f
 
 
+class GaussNewton:
+    """Levenberg-Marquardt on the least-squares form of the cost, C = sum_i w_i |e_i|^2 (beyond the paper).
+
+    The step solves (G + lam D) delta = -Re sum_i w_i K_i^dag e_i with the Gauss-Newton matrix
+    G = Re sum_i w_i K_i^dag K_i and D = diag(G) (+ a floor): curvature-aware like SR, but the metric is
+    that of the residual L rho rather than of rho, so slow modes of the Liouvillian are not slow here.
+    The damping lam adapts: a step whose cost on the same samples (importance-reweighted) falls is
+    accepted and lam shrinks; otherwise lam grows and the step is retried (at most max_tries times).
+    jac() returns (e, K, w) from vmc.cost.make_residual_jacobian."""
+
+    def __init__(self, theta, lam=1e-2, grow=4.0, shrink=0.5, lam_min=1e-6, lam_max=1e4, max_tries=4,
+                 max_norm=1.0, min_ess=0.5):
+        self.theta = np.array(theta, float)
+        self.lam, self.grow, self.shrink, self.lam_min, self.lam_max = lam, grow, shrink, lam_min, lam_max
+        self.max_tries, self.max_norm, self.min_ess = max_tries, max_norm, min_ess
+        self.info = {}
+
+    def point(self):
+        return self.theta
+
+    def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
+        e, K, w = (np.asarray(a) for a in jac())
+        e = e.astype(complex)
+        K = K.astype(complex)
+        w = np.asarray(w, float)
+        sw = np.sqrt(w)[:, None]
+        A = np.concatenate([(sw * K).real, (sw * K).imag], axis=0)  # G = A^T A
+        r = np.concatenate([(sw[:, 0] * e).real, (sw[:, 0] * e).imag])
+        G = A.T @ A
+        b = A.T @ r
+        d = np.diag(G).copy()
+        d = np.maximum(d, 1e-3 * d.mean() + 1e-12)
+        ok, tries = False, 0
+        delta = np.zeros_like(self.theta)
+        for tries in range(1, self.max_tries + 1):
+            delta = -np.linalg.solve(G + self.lam * np.diag(d), b)
+            norm = float(np.linalg.norm(delta))
+            if norm > self.max_norm:
+                delta *= self.max_norm / norm
+            c_new, ess = trial(self.theta + delta) if trial is not None else (cost - 1.0, 1.0)
+            if np.isfinite(c_new) and ess >= self.min_ess and c_new < cost:
+                ok = True
+                break
+            self.lam = min(self.lam * self.grow, self.lam_max)
+        if ok:
+            self.theta = self.theta + delta
+            self.lam = max(self.lam * self.shrink, self.lam_min)
+        self.info = {"step": self.lam, "accepted": ok, "backtracks": tries - 1,
+                     "step_norm": float(np.linalg.norm(delta)) if ok else 0.0}
+
+    def state(self):
+        return {"theta": self.theta, "lam": np.array(self.lam)}
+
+    def load(self, s):
+        self.theta, self.lam = s["theta"].astype(float), float(s["lam"])
+
+    def scale_step(self, f):
+        self.lam = min(self.lam / f, self.lam_max)
+
+
 def make_optimizer(name: str, theta, params: dict):
     if name == "adam":
         return Adam(theta, lr=params["lr"], final_factor=params["lr_final_factor"], horizon=params["iterations"])
@@ -185,4 +245,6 @@ def make_optimizer(name: str, theta, params: dict):
                     max_backtrack=params["nagd_max_backtrack"])
     if name == "sr":
         return SR(theta, lr=params["lr"], diag_shift=params["diag_shift"])
+    if name == "gn":
+        return GaussNewton(theta, lam=params["gn_damping"])
     raise ValueError(name)
