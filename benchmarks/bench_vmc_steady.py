@@ -4,6 +4,8 @@ Measures, for the dissipative transverse-field Ising ring (V = 2, g = 1, sigma^-
   * the local estimator L_loc = (L rho)/rho: samples per second (connected elements + network);
   * one optimisation step (Metropolis sampling of n_samples doubled configurations + cost and gradient
     + Adam update): seconds per step;
+  * one Gauss-Newton step (sampling + per-sample Jacobian of the residual + damped solve + one trial
+    cost): seconds per step, and its ratio to the Adam step;
 for the paper's CNN (features 6, 20, kernels 3, 3; 438 parameters) and the purified RBM (alpha = 1,
 beta = 4 as in the paper's comparison), and prints the CNN/RBM ratios measured in the same run.
 
@@ -26,9 +28,9 @@ def bench(n, kind, n_samples, repeat):
     from lindblad_nqs.model import Jump, Lattice, SpinSystem
     from lindblad_nqs.nets.cnn import CNNDensityOperator
     from lindblad_nqs.nets.rbm_ndo import RBMDensityOperator
-    from lindblad_nqs.vmc.cost import make_cost
+    from lindblad_nqs.vmc.cost import make_cost, make_residual_jacobian
     from lindblad_nqs.vmc.local_estimator import LocalLiouvillian
-    from lindblad_nqs.vmc.optimizers import Adam
+    from lindblad_nqs.vmc.optimizers import Adam, GaussNewton
     from lindblad_nqs.vmc.sampling import MetropolisSampler, prng_key
 
     system = SpinSystem(Lattice((n,), True), (0.0, 0.0, 0.5), (0.5, 0.0, 0.0), (Jump("sigma_minus", 1.0),))
@@ -68,8 +70,26 @@ def bench(n, kind, n_samples, repeat):
     for r in range(repeat):
         chain = step(chain, 4 + r)
     t_step = (time.perf_counter() - t0) / repeat
+
+    resid_jac = make_residual_jacobian(log_rho, lind)
+    gn = GaussNewton(np.asarray(theta), max_tries=1)
+
+    def gn_step(chain, k):
+        th = jnp.asarray(gn.point(), jnp.float32)
+        chain, b = sampler.sample(th, chain, prng_key(k), per, 0)
+        xb, lqb = b.x.reshape(-1, 2, n), 2 * b.log_rho.reshape(-1).real
+        c, g, _ = costs.value_and_grad(th, xb, lqb)
+        trial = lambda t: (float(costs.value(jnp.asarray(t, jnp.float32), xb, lqb)[0]), 1.0)  # noqa: E731
+        gn.update(np.asarray(g), float(c), trial, lambda: resid_jac(th, xb, lqb))
+        return chain
+
+    chain = gn_step(chain, 20)  # compile
+    t0 = time.perf_counter()
+    for r in range(repeat):
+        chain = gn_step(chain, 21 + r)
+    t_gn = (time.perf_counter() - t0) / repeat
     return dict(n_sites=n, ansatz=kind, n_params=int(theta.size), connected=lind.n_conn,
-                local_samples_per_s=x.shape[0] / t_loc, step_s=t_step, samples=x.shape[0])
+                local_samples_per_s=x.shape[0] / t_loc, step_s=t_step, gn_step_s=t_gn, samples=x.shape[0])
 
 
 def main():
@@ -88,7 +108,8 @@ def main():
             r = bench(n, kind, args.samples, args.repeat)
             rows.append(r)
             print(f"N={n:3d} {kind:4s} params={r['n_params']:6d} conn={r['connected']:4d} "
-                  f"local estimator {r['local_samples_per_s']:10.0f} samples/s   step {r['step_s'] * 1e3:8.1f} ms", flush=True)
+                  f"local estimator {r['local_samples_per_s']:10.0f} samples/s   step {r['step_s'] * 1e3:8.1f} ms"
+                  f"   gauss-newton step {r['gn_step_s'] * 1e3:8.1f} ms ({r['gn_step_s'] / r['step_s']:.1f}x)", flush=True)
     df = pd.DataFrame(rows)
     piv = df.pivot(index="n_sites", columns="ansatz", values="step_s")
     print(f"\ndevice: {jax.default_backend()}  samples per step: {args.samples}")

@@ -2,7 +2,8 @@
 tables (and their provenance JSON and histories) only; roles name the runs in the config.
 
 fig2  TFI chain, V = 2: sx, sy, sz vs g. Roles cnn, rbm, exact (g sweeps).
-fig3  one g: sx and the cost vs iteration, CNN vs RBM. Roles cnn, rbm, exact; option point (e.g. "g=1.5").
+fig3  one g: sx and the cost vs iteration, CNN vs RBM. Roles exact and any number of runs (cnn, rbm,
+      cnn_nagd, ...), each labelled by its ansatz and optimizer; option point (e.g. "g=1.5").
 fig4  time per iteration vs chain length, CNN vs RBM, from the runs' provenance. Roles cnn, rbm (size sweeps).
 fig5  rotated model, open chain: <X_j X_{j+l}> vs g (j = N/2 - 1 in 0-based sites) and the positive and
       negative eigenvalues of rho. Roles cnn, exact (exact with save_rho); option eig_point.
@@ -22,6 +23,9 @@ import pandas as pd
 
 from . import figure
 from .render import sweep_axis_label
+
+
+OPTIMIZER_NAMES = {"gn": "Gauss-Newton", "nagd": "NAGD+", "adam": "Adam", "sr": "SR"}
 
 
 def _vs_sweep(run, observable: str) -> pd.DataFrame:
@@ -62,11 +66,13 @@ def convergence_cnn_vs_rbm(runs, options):
     obs = options.get("observable", "sx")
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.2))
     rows = []
-    for role, color, label in (("cnn", "C0", "CNN"), ("rbm", "C1", "RBM NDO")):
-        if role not in runs:
-            continue
+    roles = [r for r in runs if r != "exact"]
+    for i, role in enumerate(sorted(roles, key=lambda r: (not r.startswith("cnn"), r))):
         run = runs[role]
         p = point if point in run.points else next(iter(run.points))
+        m = run.spec(p)["method"]
+        label = f"{'CNN' if m['name'] == 'cnn' else 'RBM NDO'}, {OPTIMIZER_NAMES.get(m.get('optimizer'), m.get('optimizer', ''))}"
+        color = f"C{i}"
         h = run.history(p)
         if h is None:
             continue

@@ -27,7 +27,7 @@ from ..methods import Result, RunContext, register
 from ..spec import RunSpec, SpecError
 
 COMMON = {
-    "iterations": 1000,
+    "iterations": 300,
     "n_samples": 1024,
     "n_chains": 64,
     "sweep": 0,
@@ -36,7 +36,7 @@ COMMON = {
     "estimator": "l2",
     "sector": True,
     "sampler": "metropolis",
-    "optimizer": "adam",
+    "optimizer": "gn",
     "lr": 0.02,
     "lr_final_factor": 0.1,
     "diag_shift": 0.01,
@@ -55,7 +55,7 @@ COMMON = {
 
 CNN_DEFAULTS = dict(COMMON, features=[6, 20], kernels=[3, 3], padding="auto", pooling="sum", hermitian=False,
                     init_scale=1.0)
-RBM_DEFAULTS = dict(COMMON, optimizer="sr", lr=0.01, lr_final_factor=1.0, alpha=1.0, ancilla=1.0, init_std=0.01)
+RBM_DEFAULTS = dict(COMMON, lr=0.01, alpha=1.0, ancilla=1.0, init_std=0.01)
 
 _CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "estimator": ("l2", "ldagl"), "optimizer": ("nagd", "adam", "sr", "gn"),
             "padding": ("auto", "periodic", "open"), "pooling": ("sum", "mean", "none")}

@@ -85,15 +85,23 @@ def make_residual_jacobian(log_rho_flat, lind):
     import jax
     import jax.numpy as jnp
 
-    def one(theta, xi, tables):
+    def res(theta, xi, tables):
         x1 = xi[None]
-        lr = log_rho_flat(theta, x1)
-        e = lind.local_values(lambda y: log_rho_flat(theta, y), x1, lr, tables)[0]
-        return jnp.stack([e.real, e.imag, lr[0].real, lr[0].imag])
+        e = lind.local_values(lambda y: log_rho_flat(theta, y), x1, None, tables)[0]
+        v = jnp.stack([e.real, e.imag])
+        return v, v
+
+    def amp(theta, xi):
+        lr = log_rho_flat(theta, xi[None])[0]
+        v = jnp.stack([lr.real, lr.imag])
+        return v, v
 
     def fn(theta, x, lq, tables):
-        vals = jax.vmap(one, in_axes=(None, 0, None))(theta, x, tables)  # (B, 4)
-        J = jax.vmap(jax.jacrev(one), in_axes=(None, 0, None))(theta, x, tables)  # (B, 4, P)
+        # two Jacobians: d e (through the connected configurations) and O (through x alone)
+        Je, ev = jax.vmap(jax.jacrev(res, has_aux=True), in_axes=(None, 0, None))(theta, x, tables)  # (B, 2, P)
+        Jl, lv = jax.vmap(jax.jacrev(amp, has_aux=True), in_axes=(None, 0))(theta, x)
+        vals = jnp.concatenate([ev, lv], axis=1)
+        J = jnp.concatenate([Je, Jl], axis=1)
         e = vals[:, 0] + 1j * vals[:, 1]
         de, O = J[:, 0] + 1j * J[:, 1], J[:, 2] + 1j * J[:, 3]
         w = jax.nn.softmax(2 * vals[:, 2] - lq)
