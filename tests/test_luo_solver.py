@@ -42,6 +42,7 @@ def test_steady_state_reaches_exact(tmp_path):
         assert abs(v - ex[key]) < 0.04 + 4 * err, (key, v, ex[key])
     h = res.history
     assert list(h.stage.unique()) == ["var"] and len(h) == 300
+    assert (h.time_s > 0).all()  # per-iteration wall time (benchmarks/paper_smoke.py reads it)
     # the L1 cost fell by an order of magnitude from the product state
     assert h.cost.iloc[-20:].mean() < 0.1 * h.cost.iloc[0]
     assert (tmp_path / "run" / "model_run0.pt").exists()
@@ -59,6 +60,7 @@ def test_dynamics_tracks_exact_and_var_dyn_starts_from_checkpoint(tmp_path):
     h = res.history
     assert len(h) == 10 and np.allclose(h.t, 0.02 * np.arange(1, 11))  # steps of 2 tau
     assert h.inner_iterations.between(1, 30).all()
+    assert (h.time_s >= h.seconds).all()  # per-step wall time, the whole inner loop
     # the trapezoid cost falls within each step (from about 2 tau ||L p||_1)
     assert (h.cost < h.cost_start).mean() > 0.8
 

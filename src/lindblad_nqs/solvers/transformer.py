@@ -30,6 +30,10 @@ Hyperparameters (method.*):
                 (supplement S5: observables are the mean over runs)
   dtype, device float32 | float64;  auto | cpu | cuda
   checkpoint_every   iterations (steady) or steps (dynamics) between checkpoints in the state dir
+
+History (result.history.csv): one row per Adam iteration of the variational stage (stage var) and per
+trapezoid step (stage dyn, with its inner iterations and convergence); time_s is the row's wall time
+(the iteration, or the whole step with all its inner iterations; observables at save points excluded).
 """
 
 from __future__ import annotations
@@ -270,8 +274,10 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         for it in range(it0, n_it):
             for g in opt.param_groups:
                 g["lr"] = lr_at(it, n_it, p["lr"], p["lr_final"])
+            t_row = time.perf_counter()
             rec = trainer.steady_iteration(opt, p["samples"], exact_sum=p["exact_sum"])
-            hist.append({"run": k, "stage": "var", "iteration": it, "t": np.nan, **rec})
+            hist.append({"run": k, "stage": "var", "iteration": it, "t": np.nan, **rec,
+                         "time_s": time.perf_counter() - t_row})
             progress.update(1)
             if (it + 1) % p["checkpoint_every"] == 0 and it + 1 < n_it:
                 save_ckpt(it + 1, 0)
@@ -284,6 +290,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         rows += [(0.0, *r) for r in observe()]
     prev = None
     for step in range(step0, n_steps):
+        t_row = time.perf_counter()
         now = [q.detach().clone() for q in model.parameters()]
         rec = trainer.trapezoid_step(tau, p["samples"], p["dyn_lr"], p["inner_tol"], p["inner_max"], p["inner_min"],
                                      extrapolate_from=prev, lr_final=p["dyn_lr_final"] or None,
@@ -291,7 +298,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         if p["warm_start"] == "extrapolate":
             prev = now
         t = (step + 1) * 2 * tau
-        hist.append({"run": k, "stage": "dyn", "iteration": step, "t": t, **rec})
+        hist.append({"run": k, "stage": "dyn", "iteration": step, "t": t, **rec, "time_s": time.perf_counter() - t_row})
         progress.update(1)
         if dyn and (step + 1) % save_stride == 0:
             rows += [(t, *r) for r in observe()]
