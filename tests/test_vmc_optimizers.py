@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lindblad_nqs.vmc.optimizers import NAGD, SR, Adam, GaussNewton
+from lindblad_nqs.vmc.optimizers import NAGD, SR, Adam, GaussNewton, Warmup
 
 
 def quadratic(seed=0, n=20, cond=1e3):
@@ -82,6 +82,35 @@ def test_gauss_newton_solves_a_linear_least_squares_problem():
     ref = np.linalg.lstsq(M, np.concatenate([y.real, y.imag]), rcond=None)[0]
     np.testing.assert_allclose(opt.theta, ref, rtol=1e-6, atol=1e-8)
     assert all(b <= a + 1e-12 for a, b in zip(costs, costs[1:]))
+
+
+def test_adam_warmup_then_gauss_newton_resumes_from_a_checkpoint():
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(30, 5)) + 1j * rng.normal(size=(30, 5))
+    y = rng.normal(size=30) + 0j
+    w = np.full(30, 1 / 30)
+    cost = lambda th: float(np.sum(w * np.abs(A @ th - y) ** 2))  # noqa: E731
+    grad = lambda th: 2 * np.real((w[:, None] * A).conj().T @ (A @ th - y))  # noqa: E731
+
+    def make():
+        return Warmup(Adam(np.zeros(5), lr=0.05), GaussNewton(np.zeros(5), max_norm=1e9), 5)
+
+    def steps(opt, k):
+        for _ in range(k):
+            th = opt.point()
+            opt.update(grad(th), cost(th), lambda t: (cost(t), 1.0), lambda th=th: (A @ th - y, A, w))
+
+    a = make()
+    steps(a, 3)
+    assert a.active is a.first and np.linalg.norm(a.theta) > 0
+    b = make()
+    b.load(a.state())
+    steps(a, 20)
+    steps(b, 20)
+    np.testing.assert_array_equal(a.theta, b.theta)
+    M = np.concatenate([A.real, A.imag])
+    ref = np.linalg.lstsq(M, np.concatenate([y.real, y.imag]), rcond=None)[0]
+    np.testing.assert_allclose(a.theta, ref, rtol=1e-6, atol=1e-8)
 
 
 def test_gauss_newton_matrix_is_that_of_the_residual_L_rho():

@@ -10,6 +10,7 @@ Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
   lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor (Adam's rate decays exponentially
   to lr * lr_final_factor at the last iteration), diag_shift (SR), gn_damping (initial Levenberg-Marquardt
   damping of gn, the Gauss-Newton step on the residual L rho; beyond the paper, see vmc.optimizers),
+  gn_warmup (gn only: this many Adam iterations at rate lr first),
   nagd_shrink, nagd_grow, nagd_max_backtrack, obs_samples and obs_chains (the final diagonal sampling),
   track (observables recorded per iteration, default: all), track_every, track_samples, checkpoint_every,
   eig_max_sites (build rho and report its spectrum up to this many sites).
@@ -41,6 +42,7 @@ COMMON = {
     "lr_final_factor": 0.1,
     "diag_shift": 0.01,
     "gn_damping": 0.01,
+    "gn_warmup": 0,
     "nagd_shrink": 0.5,
     "nagd_grow": 1.2,
     "nagd_max_backtrack": 8,
@@ -70,7 +72,7 @@ def _check(spec: RunSpec) -> dict:
               "checkpoint_every"):
         if p[k] < 1:
             raise SpecError(f"method.{k} must be a positive integer, got {p[k]!r}")
-    for k in ("sweep", "n_discard", "nagd_max_backtrack", "eig_max_sites"):
+    for k in ("sweep", "n_discard", "nagd_max_backtrack", "eig_max_sites", "gn_warmup"):
         if p[k] < 0:
             raise SpecError(f"method.{k} must be >= 0, got {p[k]!r}")
     if not 0 < p["beta"] <= 1:

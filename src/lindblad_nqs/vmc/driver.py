@@ -231,7 +231,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             return float(c), float(a["ess"]) / x.shape[0]
 
         if cfg["optimizer"] == "gn":
-            jac = lambda: resid_jac(y, x, lq)  # noqa: E731
+            jac = lambda: resid_jac(y, x, lq)  # noqa: E731  (called only by the Gauss-Newton step)
         elif jac_fn is not None:
             jac = lambda: (jac_fn(y, x), jax.nn.softmax(2 * costs.log_rho(y, x).real - lq))  # noqa: E731
         else:

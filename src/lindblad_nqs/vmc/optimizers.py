@@ -239,6 +239,52 @@ class GaussNewton:
         self.lam = min(self.lam / f, self.lam_max)
 
 
+class Warmup:
+    """`first` (Adam) for `n_first` updates, then `then` (Gauss-Newton) from where it got to: Adam finds
+    the basin cheaply where the Gauss-Newton step can stall far from the solution (3x3 lattice, Jy = 1),
+    and the Gauss-Newton step then converges the slow modes Adam hardly moves."""
+
+    def __init__(self, first, then, n_first):
+        self.first, self.then, self.n_first, self.n = first, then, n_first, 0
+
+    @property
+    def active(self):
+        return self.first if self.n < self.n_first else self.then
+
+    @property
+    def theta(self):
+        return self.active.theta
+
+    @theta.setter
+    def theta(self, value):
+        self.active.theta = value
+
+    @property
+    def info(self):
+        return self.active.info
+
+    def point(self):
+        return self.active.point()
+
+    def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
+        self.active.update(g, cost, trial, jac, cost_err)
+        self.n += 1
+        if self.n == self.n_first:
+            self.then.theta = self.first.theta.copy()
+
+    def state(self):
+        return {"n": np.array(self.n), **{f"a_{k}": v for k, v in self.first.state().items()},
+                **{f"b_{k}": v for k, v in self.then.state().items()}}
+
+    def load(self, s):
+        self.n = int(s["n"])
+        self.first.load({k[2:]: v for k, v in s.items() if k.startswith("a_")})
+        self.then.load({k[2:]: v for k, v in s.items() if k.startswith("b_")})
+
+    def scale_step(self, f):
+        self.active.scale_step(f)
+
+
 def make_optimizer(name: str, theta, params: dict):
     if name == "adam":
         return Adam(theta, lr=params["lr"], final_factor=params["lr_final_factor"], horizon=params["iterations"])
@@ -248,5 +294,8 @@ def make_optimizer(name: str, theta, params: dict):
     if name == "sr":
         return SR(theta, lr=params["lr"], diag_shift=params["diag_shift"])
     if name == "gn":
-        return GaussNewton(theta, lam=params["gn_damping"])
+        gn = GaussNewton(theta, lam=params["gn_damping"])
+        if params.get("gn_warmup", 0) > 0:
+            return Warmup(Adam(theta, lr=params["lr"]), gn, params["gn_warmup"])
+        return gn
     raise ValueError(name)
