@@ -181,7 +181,7 @@ class GaussNewton:
     """Levenberg-Marquardt on the least-squares form of the cost, C = sum_i w_i |e_i|^2 (beyond the paper).
 
     The step solves (G + lam D) delta = -Re sum_i w_i K_i^dag e_i with the Gauss-Newton matrix
-    G = Re sum_i w_i K_i^dag K_i and D = diag(G) (+ a floor): curvature-aware like SR, but the metric is
+    G = Re sum_i w_i K_i^dag K_i and D = (tr G / P) 1: curvature-aware like SR, but the metric is
     that of the residual L rho rather than of rho, so slow modes of the Liouvillian are not slow here.
     The damping lam adapts: a step whose trial cost on the same samples (importance-reweighted) falls is
     accepted and lam shrinks; otherwise lam grows and the step is retried (at most max_tries times).
@@ -209,8 +209,9 @@ class GaussNewton:
         r = np.concatenate([(sw[:, 0] * e).real, (sw[:, 0] * e).imag])
         G = A.T @ A
         b = A.T @ r
-        d = np.diag(G).copy()
-        d = np.maximum(d, 1e-3 * d.mean() + 1e-12)
+        # Levenberg's isotropic damping: a large lam tends to a plain gradient step, which always descends
+        # (Marquardt's diag(G) scaling amplified flat directions with a finite gradient and froze runs)
+        d = np.full(G.shape[0], np.trace(G) / G.shape[0] + 1e-12)
         ok, tries = False, 0
         delta = np.zeros_like(self.theta)
         for tries in range(1, self.max_tries + 1):
