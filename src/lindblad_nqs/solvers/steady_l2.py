@@ -8,7 +8,7 @@ Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
   estimator (l2: |L_loc|^2 as in the paper; ldagl: (L^dag L rho)/rho, the same cost, which also sees
   elements where rho vanishes but L rho does not, at ~M times the cost per sample), optimizer (nagd | adam | sr | gn),
   lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor (Adam's rate decays exponentially
-  to lr * lr_final_factor at the last iteration), diag_shift (SR), gn_damping (initial Levenberg-Marquardt
+  to lr * lr_final_factor at the last iteration), diag_shift (SR), gn_damping (initial Levenberg
   damping of gn, the Gauss-Newton step on the residual L rho; beyond the paper, see vmc.optimizers),
   gn_warmup (gn only: this many Adam iterations at rate lr first),
   nagd_shrink, nagd_grow, nagd_max_backtrack, obs_samples and obs_chains (the final diagonal sampling),

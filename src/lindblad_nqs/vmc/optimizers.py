@@ -178,10 +178,11 @@ class SR:
 
 
 class GaussNewton:
-    """Levenberg-Marquardt on the least-squares form of the cost, C = sum_i w_i |e_i|^2 (beyond the paper).
+    """Damped Gauss-Newton (Levenberg) on the least-squares form of the cost, C = sum_i w_i |e_i|^2
+    (beyond the paper).
 
-    The step solves (G + lam D) delta = -Re sum_i w_i K_i^dag e_i with the Gauss-Newton matrix
-    G = Re sum_i w_i K_i^dag K_i and D = (tr G / P) 1: curvature-aware like SR, but the metric is
+    The step solves (G + lam g 1) delta = -Re sum_i w_i K_i^dag e_i with the Gauss-Newton matrix
+    G = Re sum_i w_i K_i^dag K_i and g = tr G / P: curvature-aware like SR, but the metric is
     that of the residual L rho rather than of rho, so slow modes of the Liouvillian are not slow here.
     The damping lam adapts: a step whose trial cost on the same samples (importance-reweighted) falls is
     accepted and lam shrinks; otherwise lam grows and the step is retried (at most max_tries times).
@@ -209,13 +210,13 @@ class GaussNewton:
         r = np.concatenate([(sw[:, 0] * e).real, (sw[:, 0] * e).imag])
         G = A.T @ A
         b = A.T @ r
-        # Levenberg's isotropic damping: a large lam tends to a plain gradient step, which always descends
-        # (Marquardt's diag(G) scaling amplified flat directions with a finite gradient and froze runs)
-        d = np.full(G.shape[0], np.trace(G) / G.shape[0] + 1e-12)
+        # isotropic damping: a large lam tends to a plain gradient step, which always descends (Marquardt's
+        # diag(G) scaling amplified flat directions with a finite gradient and froze runs)
+        scale = np.trace(G) / G.shape[0] + 1e-12
         ok, tries = False, 0
         delta = np.zeros_like(self.theta)
         for tries in range(1, self.max_tries + 1):
-            delta = -np.linalg.solve(G + self.lam * np.diag(d), b)
+            delta = -np.linalg.solve(G + self.lam * scale * np.eye(G.shape[0]), b)
             norm = float(np.linalg.norm(delta))
             if norm > self.max_norm:
                 delta *= self.max_norm / norm
@@ -241,9 +242,9 @@ class GaussNewton:
 
 
 class Warmup:
-    """`first` (Adam) for `n_first` updates, then `then` (Gauss-Newton) from where it got to: Adam finds
-    the basin cheaply where the Gauss-Newton step can stall far from the solution (3x3 lattice, Jy = 1),
-    and the Gauss-Newton step then converges the slow modes Adam hardly moves."""
+    """`first` (Adam) for `n_first` updates, then `then` (Gauss-Newton) from where it got to (method key
+    gn_warmup). Meant for systems where the Gauss-Newton step stalls far from the solution; on the 3x3
+    lattice (Jy = 1.0 and 1.8, 100 Adam + 50 GN iterations) it did not help, so nothing uses it yet."""
 
     def __init__(self, first, then, n_first):
         self.first, self.then, self.n_first, self.n = first, then, n_first, 0
