@@ -11,7 +11,8 @@ dropped (the smoke starts every point from scratch).
 
 Columns: run, point, method, sites, status, wall_s (process, includes start-up and compilation),
 per_iter_s (median of the run's per-iteration times after the first where the history has them, else
-wall / iterations, an upper bound), full_units (iterations or time steps of the full run) and
+wall / iterations, an upper bound; for transformer time steps scaled from --inner to the full inner_max,
+also an upper bound), full_units (iterations or time steps of the full run) and
 projected_h (per_iter_s * full_units / 3600, on this machine).
 """
 
@@ -49,13 +50,20 @@ def full_units(spec: dict) -> int:
     return units * int(m.get("seeds", 1))
 
 
-def shrink(spec: dict, k: int) -> dict:
-    """The same point with a budget of k iterations (or k time steps) and small observable samples."""
+def shrink(spec: dict, k: int, inner: int) -> tuple[dict, float]:
+    """The same point with a budget of k iterations (or k time steps, each of at most `inner` inner
+    iterations) and small observable samples; and the factor by which a full step costs more."""
     s = copy.deepcopy(spec)
     m, task = s["method"], s["task"]
+    factor = 1.0
     if m["name"] == "transformer":
         m["seeds"] = 1
         m["eval_samples"] = min(int(m.get("eval_samples", 4000)), 2000)
+        if task["kind"] == "dynamics" or m.get("dyn_time", 0) > 0:
+            full_inner = int(m.get("inner_max", 50))
+            m["inner_max"] = min(full_inner, inner)
+            m["inner_min"] = m["inner_max"]
+            factor = full_inner / m["inner_max"]  # an upper bound: a step may converge before inner_max
         if task["kind"] == "dynamics":
             task["t_final"] = 2 * task["dt"] * k
             task["save_every"] = task["t_final"]
@@ -66,7 +74,7 @@ def shrink(spec: dict, k: int) -> dict:
     else:
         m.update(iterations=k, obs_samples=min(int(m.get("obs_samples", 20000)), 2048), track_every=10**6,
                  eig_max_sites=0, checkpoint_every=10**6)
-    return s
+    return s, factor
 
 
 def per_iteration(out_csv: Path, wall: float, k: int) -> float:
@@ -83,6 +91,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=str(ROOT / "config" / "paper.yaml"))
     ap.add_argument("--runs", default=".*", help="regular expression on run names")
     ap.add_argument("--iterations", type=int, default=3, help="iterations (or time steps) per point")
+    ap.add_argument("--inner", type=int, default=5,
+                    help="inner iterations per transformer time step in the smoke (the projection scales them up)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per point")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--first-point-only", action="store_true", help="one point per run (sweeps share sizes)")
@@ -99,7 +109,7 @@ def main(argv=None) -> int:
             for i, (label, pt) in enumerate(points.items()):
                 if pt.spec["method"]["name"] not in NEURAL or (a.first_point_only and i):
                     continue
-                spec = shrink(pt.spec, a.iterations)
+                spec, factor = shrink(pt.spec, a.iterations, a.inner)
                 d = Path(tmp) / run / label
                 d.mkdir(parents=True)
                 (d / "spec.yaml").write_text(yaml.safe_dump(spec))
@@ -117,7 +127,7 @@ def main(argv=None) -> int:
                 sites = 1
                 for v in dims:
                     sites *= v
-                per_it = per_iteration(out, wall, a.iterations) if status == "ok" else float("nan")
+                per_it = factor * per_iteration(out, wall, a.iterations) if status == "ok" else float("nan")
                 units = full_units(pt.spec)
                 row = {"run": run, "point": label, "method": pt.spec["method"]["name"], "sites": sites,
                        "status": status, "wall_s": round(wall, 1), "per_iter_s": per_it, "full_units": units,
