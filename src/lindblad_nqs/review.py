@@ -9,7 +9,9 @@ import pandas as pd
 
 from .figures.data import lattice_of
 
-SCALARS = ("method", "wall_time_s", "device", "spec_hash", "relative_residual", "sector_dim", "ntraj")
+# neural runs add their final cost, its L^dag L cross-check, chain R-hat and any warning (e.g. a collapsed rho)
+SCALARS = ("method", "wall_time_s", "device", "spec_hash", "relative_residual", "sector_dim", "ntraj", "n_params",
+           "final_cost", "final_cost_subset_ldagl", "final_rhat", "warning")
 
 
 def collect(results: list[Path]) -> pd.DataFrame:
