@@ -32,6 +32,25 @@ def test_dense_liouvillian_equals_qutip(shape, periodic):
     np.testing.assert_allclose(ours, ref, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape,periodic", [((3,), True), ((2, 2), False)])
+def test_x_basis_is_the_hadamard_rotated_liouvillian(shape, periodic):
+    """in_x_basis writes the model for U rho U (U the Hadamard on every site): its Liouvillian is
+    W L W^dag with W = U kron conj(U) on row-major vec(rho), for every coupling, field and jump."""
+    import functools
+
+    from lindblad_nqs.model import HADAMARD
+
+    system = random_system(shape, periodic, seed=7)
+    rot = system.in_x_basis()
+    U = functools.reduce(np.kron, [HADAMARD] * system.n_sites)
+    W = np.kron(U, U.conj())
+    np.testing.assert_allclose(dense_liouvillian(rot).toarray(), W @ dense_liouvillian(system).toarray() @ W.conj().T,
+                               atol=1e-12)
+    # the rotated sigma^- breaks Z parity even when the unrotated model keeps it
+    tfi_rot = SpinSystem(Lattice((3,), True), (1.0, 0.0, 0.0), (0.0, 0.0, 0.5), (Jump("sigma_minus", 1.0),))
+    assert tfi_rot.conserves_z_parity() and not tfi_rot.in_x_basis().conserves_z_parity()
+
+
 def test_bonds_of_lattices():
     assert Lattice((4,), True).bonds == ((0, 1), (1, 2), (2, 3), (0, 3)) or len(Lattice((4,), True).bonds) == 4
     assert len(Lattice((4,), False).bonds) == 3

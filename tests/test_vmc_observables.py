@@ -1,12 +1,14 @@
 """Observables from the diagonal sampler equal exact expectations, for positive and for sign-carrying
 density matrices, with honest error bars and the reported non-positive weight."""
 
+import functools
+
 import jax
 import numpy as np
 
 from lindblad_nqs.exact.expectation import pauli_expectation
 from lindblad_nqs.exact.steady import solve_sector
-from lindblad_nqs.model import Jump, Lattice, SpinSystem
+from lindblad_nqs.model import HADAMARD, Jump, Lattice, SpinSystem
 from lindblad_nqs.observables import evaluate, parse_observable
 from lindblad_nqs.vmc.observables import estimate
 from lindblad_nqs.vmc.sampling import MetropolisSampler, prng_key
@@ -17,14 +19,20 @@ SYSTEM = SpinSystem(Lattice((N,), True), (0.5, 0.0, 0.5), (0.7, 0.0, 0.0), (Jump
 NAMES = ["sx", "sy", "sz", "sxsx:1", "szsz:1", "sysy:0,2", "szsz_c:1"]
 
 
-def run(rho, seed):
+def run(rho, seed, basis="z"):
+    """Estimates from the network state `rho` (written in `basis`) and the exact values of the physical
+    state, which for basis x is U rho U with the Hadamard U on every site."""
     obs = [parse_observable(o, SYSTEM.lattice) for o in NAMES]
     lr = table_log_rho(N)
     params = table_params(rho)
     s = MetropolisSampler(lr, N, 128, "diagonal", 1.0)
     _, b = s.sample(params, s.init_state(prng_key(seed)), prng_key(seed + 1), 160, 20)
-    rows, info = estimate(jax.jit(lr), params, np.asarray(b.x), np.asarray(b.log_rho), obs)
-    exact = {o.name: evaluate(o, lambda st: pauli_expectation(rho / np.trace(rho), N, st)) for o in obs}
+    rows, info = estimate(jax.jit(lr), params, np.asarray(b.x), np.asarray(b.log_rho), obs, basis=basis)
+    phys = rho
+    if basis == "x":
+        U = functools.reduce(np.kron, [HADAMARD] * N)
+        phys = U @ rho @ U
+    exact = {o.name: evaluate(o, lambda st: pauli_expectation(phys / np.trace(phys), N, st)) for o in obs}
     return rows, info, exact
 
 
@@ -35,6 +43,22 @@ def test_diagonal_estimator_matches_exact_steady_state():
     assert max(abs(v) for v in z) < 4.5, dict(zip(exact, z))
     assert all(0 < rows[k][1] < 0.03 for k in exact)
     assert info["neg_weight"] == 0 and abs(info["mean_sign"] - 1) < 1e-6
+
+
+def test_x_basis_estimates_are_those_of_the_rotated_back_state():
+    """A state stored in the Hadamard basis (the steady state of the rotated model) is measured as the
+    physical state U rho U: sx reads the stored Z, sy changes sign, sz reads the stored X. The state has
+    <Y> != 0, so a lost sign fails."""
+    rho_x = solve_sector(SYSTEM.in_x_basis()).rho
+    rows, _, exact = run(rho_x, 5, basis="x")
+    assert abs(exact["sy"]) > 0.05 and abs(exact["sx"] - exact["sz"]) > 0.05
+    for k in exact:
+        assert abs(rows[k][0] - exact[k]) < 4.5 * rows[k][1] + 1e-3, (k, rows[k], exact[k])
+    # and it is the physical steady state of the unrotated model
+    phys = {o: evaluate(parse_observable(o, SYSTEM.lattice),
+                        lambda st: pauli_expectation(solve_sector(SYSTEM).rho, N, st)) for o in NAMES}
+    for k in exact:
+        assert abs(exact[k] - phys[k]) < 1e-8, k
 
 
 def test_diagonal_estimator_carries_phase_and_sign():

@@ -21,6 +21,11 @@ JUMP_OPERATORS = {
 }
 
 _s = 1 / np.sqrt(2)
+# The Hadamard change of basis U = (X + Z)/sqrt2 (U = U^dag) maps U X U = Z, U Y U = -Y, U Z U = X:
+# Pauli a becomes sign * Pauli b with (b, sign) = HADAMARD_PAULI[a].
+HADAMARD = _s * (X + Z)
+HADAMARD_PAULI = {"x": ("z", 1.0), "y": ("y", -1.0), "z": ("x", 1.0)}
+
 PRODUCT_STATES = {
     "z+": np.array([1, 0], dtype=complex),
     "z-": np.array([0, 1], dtype=complex),

@@ -8,22 +8,24 @@ The papers' models are presets that compile to this one form (see PRESETS).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from .lattice import Lattice
-from .operators import JUMP_OPERATORS, PAULI
+from .operators import HADAMARD, JUMP_OPERATORS, PAULI, Z
 
 
 @dataclass(frozen=True)
 class Jump:
     op: str
     rate: float
+    basis: str = "z"  # "x": the operator written in the Hadamard-rotated basis (SpinSystem.in_x_basis)
 
     @property
     def matrix(self) -> np.ndarray:
-        return JUMP_OPERATORS[self.op]
+        L = JUMP_OPERATORS[self.op]
+        return HADAMARD @ L @ HADAMARD if self.basis == "x" else L
 
 
 @dataclass(frozen=True)
@@ -54,16 +56,30 @@ class SpinSystem:
     def conserves_z_parity(self) -> bool:
         """Whether rho -> P rho P, P = prod_i Z_i, is a symmetry of the Liouvillian, so that the
         elements rho(s, s') with sum_i (s_i - s'_i) = 2 mod 4 (spins +-1) evolve apart from the rest.
-        Bond terms XX, YY, ZZ commute with P; a field term does only along z; every single-site jump
-        in JUMP_OPERATORS satisfies P L P = +-L."""
-        return self.h[0] == 0.0 and self.h[1] == 0.0
+        Bond terms XX, YY, ZZ commute with P; a field term does only along z; a jump must satisfy
+        Z L Z = +-L (every operator of JUMP_OPERATORS does, their Hadamard-rotated forms need not)."""
+        def parity_even_or_odd(L):
+            ZLZ = Z @ L @ Z
+            return np.allclose(ZLZ, L) or np.allclose(ZLZ, -L)
+        return self.h[0] == 0.0 and self.h[1] == 0.0 and all(parity_even_or_odd(j.matrix) for j in self.jumps)
+
+    def in_x_basis(self) -> "SpinSystem":
+        """The same model written in the basis rotated by the Hadamard U on every site (rho -> U rho U):
+        X and Z swap, Y changes sign. mellak2024 trains the rotated Ising model this way, where the XX
+        correlations it is after become diagonal; observables map with HADAMARD_PAULI."""
+        if any(j.basis != "z" for j in self.jumps):
+            raise ValueError("in_x_basis: the system is already rotated")
+        Jx, Jy, Jz = self.J
+        hx, hy, hz = self.h
+        return replace(self, J=(Jz, Jy, Jx), h=(hz, -hy, hx), jumps=tuple(replace(j, basis="x") for j in self.jumps))
 
     def to_dict(self) -> dict:
+        # a jump's basis is written only when rotated, so the specs of unrotated systems keep their hashes
         return {
             "lattice": {"shape": list(self.lattice.shape), "boundary": self.lattice.boundary},
             "couplings": dict(zip(("Jx", "Jy", "Jz"), self.J)),
             "field": dict(zip(("hx", "hy", "hz"), self.h)),
-            "jumps": [asdict(j) for j in self.jumps],
+            "jumps": [{k: v for k, v in asdict(j).items() if k != "basis" or v != "z"} for j in self.jumps],
         }
 
 

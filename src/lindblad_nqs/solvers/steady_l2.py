@@ -4,7 +4,10 @@
 Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
   iterations, n_samples (doubled samples per iteration), n_chains, sweep (proposals between samples,
   0: 2N), n_discard (burn-in sweeps), beta (sample from |rho|^(2 beta), corrected exactly), sector (restrict
-  proposals to the Z-parity sector when the model conserves it), sampler (metropolis | exact | full_sum),
+  proposals to the Z-parity sector when the model conserves it), basis (z | x: the network represents
+  U rho U with the Hadamard U on every site, as mellak2024 does for the rotated Ising model, where the
+  XX correlations become diagonal; observables are mapped back, so results are in the usual basis),
+  sampler (metropolis | exact | full_sum),
   estimator (l2: |L_loc|^2 as in the paper; ldagl: (L^dag L rho)/rho, the same cost, which also sees
   elements where rho vanishes but L rho does not, at ~M times the cost per sample), optimizer (nagd | adam | sr | gn),
   lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor (Adam's rate decays exponentially
@@ -36,6 +39,7 @@ COMMON = {
     "beta": 1.0,
     "estimator": "l2",
     "sector": True,
+    "basis": "z",
     "sampler": "metropolis",
     "optimizer": "gn",
     "lr": 0.02,
@@ -60,7 +64,8 @@ CNN_DEFAULTS = dict(COMMON, features=[6, 20], kernels=[3, 3], padding="auto", po
 RBM_DEFAULTS = dict(COMMON, lr=0.01, alpha=1.0, ancilla=1.0, init_std=0.01)
 
 _CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "estimator": ("l2", "ldagl"), "optimizer": ("nagd", "adam", "sr", "gn"),
-            "padding": ("auto", "periodic", "open"), "pooling": ("sum", "mean", "none")}
+            "padding": ("auto", "periodic", "open"), "pooling": ("sum", "mean", "none"),
+            "basis": ("z", "x")}
 
 
 def _check(spec: RunSpec) -> dict:

@@ -78,6 +78,9 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     from .observables import estimate
 
     n = system.n_sites
+    basis = cfg["basis"]
+    if basis == "x":  # the ansatz represents U rho U (Hadamard on every site); observables map back
+        system = system.in_x_basis()
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     info: dict = {}
@@ -167,7 +170,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             accs.append(batch.acceptance)
         xs, lrs = np.concatenate(xs, axis=1), np.concatenate(lrs, axis=1)
         res, oinfo = estimate(costs.log_rho, theta, xs, lrs, observables, chunk=obs_per_call * cfg["obs_chains"],
-                              parity_sector=sector)
+                              parity_sector=sector, basis=basis)
         oinfo["acceptance"] = float(np.mean(accs))
         oinfo["rhat"] = split_rhat(lrs.real)
         oinfo["autocorr_time"] = autocorr_time(lrs.real)
@@ -226,9 +229,14 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         nan_streak = 0
         last_good = np.asarray(y, float).copy()
 
+        ess_now = float(aux["ess"])
+
         def trial(theta_new):
+            # the ESS of the reweighting to theta_new relative to the ESS at the current point: the weights
+            # are not flat even at theta itself when beta < 1 or the sum is exhaustive (full_sum), and an
+            # absolute threshold rejected every step there (the stalls on the 3x3 lattice)
             c, a = costs.value(jnp.asarray(theta_new, jnp.float32), x, lq)
-            return float(c), float(a["ess"]) / x.shape[0]
+            return float(c), float(a["ess"]) / ess_now
 
         if cfg["optimizer"] == "gn":
             jac = lambda: resid_jac(y, x, lq)  # noqa: E731  (called only by the Gauss-Newton step)

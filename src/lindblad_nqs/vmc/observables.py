@@ -15,8 +15,11 @@ through the ratio and, for connected correlators, the products.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from ..model import HADAMARD_PAULI
 from ..observables import Observable, evaluate
 
 
@@ -55,8 +58,11 @@ def _chunked(log_rho, params, x: np.ndarray, chunk: int) -> np.ndarray:
 
 
 def estimate(log_rho, params, xs: np.ndarray, lrs: np.ndarray, observables: list[Observable],
-             n_blocks: int = 32, chunk: int = 8192, parity_sector: bool = False):
+             n_blocks: int = 32, chunk: int = 8192, parity_sector: bool = False, basis: str = "z"):
     """xs (C, S, 2, N) diagonal samples (ket = bra), lrs (C, S) their complex log rho.
+
+    basis: "x" when rho is written in the Hadamard-rotated basis (SpinSystem.in_x_basis): each Pauli
+    string of the observables is measured as its rotated image, with the sign of HADAMARD_PAULI.
 
     parity_sector: the model conserves Z parity and the ansatz was trained inside the sector
     parity(ket) = parity(bra) only, so its values outside are meaningless and the symmetric state's are
@@ -69,7 +75,11 @@ def estimate(log_rho, params, xs: np.ndarray, lrs: np.ndarray, observables: list
     ket = xs[:, :, 0, :].reshape(C * S, n)
     lr = lrs.reshape(C * S)
     sgn = np.exp(1j * lr.imag)
-    strings = pauli_strings(observables)
+    if basis not in ("z", "x"):
+        raise ValueError(f"basis must be 'z' or 'x', got {basis!r}")
+    rotated = basis == "x"
+    strings = pauli_strings([replace(o, pauli=HADAMARD_PAULI[o.pauli][0]) for o in observables] if rotated
+                            else observables)
     flips = {}
     for st in strings:
         F = tuple(sorted(s for s, a in st if a in "xy"))
@@ -118,7 +128,11 @@ def estimate(log_rho, params, xs: np.ndarray, lrs: np.ndarray, observables: list
         vals = {st: num_s[st][keep].sum() / d for st in strings}
 
         def expect(string):
-            return float(np.real(vals[tuple(sorted(string.items()))]))
+            sign = 1.0
+            if rotated:
+                sign = float(np.prod([HADAMARD_PAULI[a][1] for a in string.values()]))
+                string = {s: HADAMARD_PAULI[a][0] for s, a in string.items()}
+            return sign * float(np.real(vals[tuple(sorted(string.items()))]))
         return expect, vals
 
     full_expect, full_vals = expect_factory(None)

@@ -3,7 +3,8 @@
 Every optimiser has the same protocol, used by vmc.driver:
     y = opt.point()                        where to sample and take the gradient
     opt.update(g, cost, trial, jac)        trial(theta') -> (cost, ess): the cost at theta' on the samples
-                                           drawn at y (importance-reweighted); jac() -> (O, w) for SR
+                                           drawn at y (importance-reweighted) and the effective sample
+                                           size of that reweighting over the one at y; jac() -> (O, w) for SR
     opt.theta                              the current parameters
     opt.state() / opt.load(state)          arrays for checkpoints
     opt.scale_step(f)                      shrink the step after a NaN
