@@ -197,7 +197,7 @@ def correlations_vs_distance(runs, options):
             e = e[np.isclose(e["x"], g)]
             if len(e):
                 ax.plot(e["l"], e["value"], "-", color=f"C{k}", lw=1,
-                        label=f"exact N={runs['exact'].n_sites(e['point'].iloc[0])}")
+                        label=f"exact g={g:g}, N={runs['exact'].n_sites(e['point'].iloc[0])}")
                 rows.append(e.assign(source="exact")[["source", "x", "l", "value", "stderr"]])
     ax.axhline(0, color="0.7", lw=0.5)
     ax.set_xlabel("distance l")

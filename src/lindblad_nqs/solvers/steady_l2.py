@@ -13,6 +13,7 @@ Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
   lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor (Adam's rate decays exponentially
   to lr * lr_final_factor at the last iteration), diag_shift (SR), gn_damping (initial Levenberg
   damping of gn, the Gauss-Newton step on the residual L rho; beyond the paper, see vmc.optimizers),
+  gn_damping_min (its floor: with few samples per parameter a small damping fits the sampling noise),
   gn_warmup (gn only: this many Adam iterations at rate lr first),
   nagd_shrink, nagd_grow, nagd_max_backtrack, obs_samples and obs_chains (the final diagonal sampling),
   track (observables recorded per iteration, default: all), track_every, track_samples, checkpoint_every,
@@ -46,6 +47,7 @@ COMMON = {
     "lr_final_factor": 0.1,
     "diag_shift": 0.01,
     "gn_damping": 0.01,
+    "gn_damping_min": 0.01,
     "gn_warmup": 0,
     "nagd_shrink": 0.5,
     "nagd_grow": 1.2,
@@ -82,7 +84,7 @@ def _check(spec: RunSpec) -> dict:
             raise SpecError(f"method.{k} must be >= 0, got {p[k]!r}")
     if not 0 < p["beta"] <= 1:
         raise SpecError(f"method.beta must lie in (0, 1], got {p['beta']!r}")
-    for k in ("lr", "diag_shift", "lr_final_factor", "gn_damping"):
+    for k in ("lr", "diag_shift", "lr_final_factor", "gn_damping", "gn_damping_min"):
         if not p[k] > 0:
             raise SpecError(f"method.{k} must be positive, got {p[k]!r}")
     if not 0 < p["nagd_shrink"] < 1 or p["nagd_grow"] < 1:

@@ -297,7 +297,7 @@ def make_optimizer(name: str, theta, params: dict):
     if name == "sr":
         return SR(theta, lr=params["lr"], diag_shift=params["diag_shift"])
     if name == "gn":
-        gn = GaussNewton(theta, lam=params["gn_damping"])
+        gn = GaussNewton(theta, lam=params["gn_damping"], lam_min=params["gn_damping_min"])
         if params.get("gn_warmup", 0) > 0:
             return Warmup(Adam(theta, lr=params["lr"]), gn, params["gn_warmup"])
         return gn
