@@ -137,6 +137,9 @@ def main(argv=None) -> int:
                     row["n_params"] = prov.get("n_params") or (prov.get("per_run") or [{}])[0].get("n_parameters")
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+    if not rows:
+        print(f"no neural run of {a.config} matches --runs {a.runs!r} (a full match of the run name)", file=sys.stderr)
+        return 2
     df = pd.DataFrame(rows)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(a.out, index=False)
