@@ -1,8 +1,8 @@
 """luo2022 on the CPU: time of the local POVM gather and of one training step vs chain length.
 
-    python benchmarks/bench_povm_step.py [--sizes 4 8 16] [--samples 1000] [--repeat 3]
+    python benchmarks/bench_povm_step.py [--sizes 4 8 16] [--samples 1000] [--repeat 3] [--device cpu|cuda]
 
-Prints two tables and writes them to benchmarks/out/bench_povm_step.csv:
+Prints two tables and writes them to benchmarks/out/bench_povm_step.csv (or --out):
 1. the connected-string gather (sum_b L_a^b over 1 + 15 n_bonds strings b per sample): the vectorised
    keyed gather of POVMLindbladian.connected_flat against a per-sample Python loop (same output);
 2. one Adam step of the L1 steady-state cost and one inner iteration of the trapezoid cost, with the
@@ -63,12 +63,15 @@ def naive_gather(lind, a):
     return out
 
 
-def timeit(fn, repeat):
+def timeit(fn, repeat, device="cpu"):
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     fn()  # warm up
+    sync()
     ts = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
+        sync()  # CUDA work is asynchronous: stop the clock when it is done, not when it is queued
         ts.append(time.perf_counter() - t0)
     return float(np.median(ts))
 
@@ -79,8 +82,11 @@ def main():
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=5, help="Adam steps before timing (spreads the samples)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the Transformer runs")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "bench_povm_step.csv"))
     args = ap.parse_args()
     torch.set_num_threads(1)
+    dev = args.device
     rng = np.random.default_rng(0)
     rows = []
     print(f"{'N':>3} {'conn/sample':>11} {'gather ms':>9} {'naive ms':>9} {'ratio':>6} | {'U_a':>5} {'U_b':>7} "
@@ -90,23 +96,23 @@ def main():
         lind = POVMLindbladian(sysm, get_povm("pauli4"))
         a_rand = rng.integers(0, 4, size=(args.samples, n))
         t_vec = timeit(lambda: lind.connected_flat(a_rand), args.repeat)
-        sub = a_rand[: max(1, args.samples // 10)]
+        sub = a_rand[: max(1, min(args.samples // 10, 200))]
         t_naive = timeit(lambda: naive_gather(lind, sub), 1) * args.samples / len(sub)
         torch.manual_seed(0)
-        model = build_model(sysm, NetConfig(1, 32, 4), get_povm("pauli4").product_probabilities("z+"))
+        model = build_model(sysm, NetConfig(1, 32, 4), get_povm("pauli4").product_probabilities("z+"), dev)
         opt = make_adam(model, 1e-2)
-        gen = torch.Generator().manual_seed(0)
+        gen = torch.Generator(device=dev).manual_seed(0)
         for _ in range(args.warmup):  # move away from the product state so that samples are spread
-            b = prepare(lind, model.sample(args.samples, gen))
+            b = prepare(lind, model.sample(args.samples, gen), device=dev)
             opt.zero_grad()
             l1_cost(model, b)
             opt.step()
         a = model.sample(args.samples, gen)
-        batch = prepare(lind, a)
+        batch = prepare(lind, a, device=dev)
 
         def l1_step():
             aa = model.sample(args.samples, gen)
-            bb = prepare(lind, aa)
+            bb = prepare(lind, aa, device=dev)
             opt.zero_grad()
             l1_cost(model, bb)
             opt.step()
@@ -115,26 +121,26 @@ def main():
 
         def trap_iter():
             aa = model.sample(args.samples, gen)
-            bb = prepare(lind, aa)
+            bb = prepare(lind, aa, device=dev)
             with torch.no_grad():
                 olp = log_prob_chunked(old, bb.strings, 65536)
             opt.zero_grad()
             trapezoid_cost(model, olp, bb, 0.005)
             opt.step()
 
-        t_l1 = timeit(l1_step, args.repeat)
-        t_tr = timeit(trap_iter, args.repeat)
-        t_prep = timeit(lambda: prepare(lind, a), args.repeat)
+        t_l1 = timeit(l1_step, args.repeat, dev)
+        t_tr = timeit(trap_iter, args.repeat, dev)
+        t_prep = timeit(lambda: prepare(lind, a, device=dev), args.repeat, dev)
         rows.append(dict(N=n, connections=lind.max_connections, gather_s=t_vec, naive_gather_s=t_naive,
                          gather_speedup=t_naive / t_vec, unique_a=batch.n_a, unique_b=len(batch.strings),
-                         l1_step_s=t_l1, trapezoid_iteration_s=t_tr, prepare_s=t_prep, samples=args.samples))
+                         l1_step_s=t_l1, trapezoid_iteration_s=t_tr, prepare_s=t_prep, samples=args.samples,
+                         device=dev))
         print(f"{n:>3} {lind.max_connections:>11} {1e3 * t_vec:>9.1f} {1e3 * t_naive:>9.0f} {t_naive / t_vec:>6.0f} | "
               f"{batch.n_a:>5} {len(batch.strings):>7} {t_l1:>9.3f} {t_tr:>9.3f} {100 * t_prep / t_l1:>6.1f}", flush=True)
-    out = Path(__file__).parent / "out"
-    out.mkdir(exist_ok=True)
     import pandas as pd
 
-    pd.DataFrame(rows).to_csv(out / "bench_povm_step.csv", index=False)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(args.out, index=False)
     r = rows
     if len(r) > 1:
         print(f"L1 step time ratio N={r[-1]['N']} / N={r[0]['N']}: {r[-1]['l1_step_s'] / r[0]['l1_step_s']:.1f}")
