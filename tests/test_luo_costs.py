@@ -174,3 +174,13 @@ def test_prepare_on_a_long_chain_matches_the_padded_gather():
     b, mel = lind.connected(batch.strings.numpy()[batch.a_index.numpy()])
     want = np.sum(mel * np.prod(w[b.astype(np.int64)], axis=2), axis=1)
     assert np.allclose(got, want)
+
+
+def test_keys_decode_into_a_torch_tensor():
+    """prepare() decodes the distinct keys on a GPU into a torch tensor; the same code on CPU tensors
+    gives back the strings that were encoded (two key words at N = 40)."""
+    lind = POVMLindbladian(chain(40), "tetrahedral")
+    a = np.random.default_rng(3).integers(0, 4, size=(50, 40))
+    keys = torch.as_tensor(lind.keys(a))
+    out = lind.decode(keys, out=torch.empty((50, 40), dtype=torch.long))
+    assert isinstance(out, torch.Tensor) and torch.equal(out, torch.as_tensor(a))

@@ -125,10 +125,14 @@ class POVMLindbladian:
             out[:, i // SITES_PER_WORD] += a[:, i] << (2 * (i % SITES_PER_WORD))
         return out
 
-    def decode(self, keys: np.ndarray) -> np.ndarray:
-        keys = np.asarray(keys, np.int64)
-        out = np.empty((keys.shape[0], self.n), np.int64)
-        for i in range(self.n):
+    def decode(self, keys, out=None):
+        """(B, N) strings of (B, W) keys, written into ``out`` when given: any array library with NumPy's
+        indexing and shifts will do, so a torch tensor on a GPU decodes there (W key words cross the
+        bus per string instead of N sites)."""
+        if out is None:
+            keys = np.asarray(keys, np.int64)
+            out = np.empty((keys.shape[0], self.n), np.int64)
+        for i in range(self.n):  # column by column: faster than one fancy-indexed gather in NumPy
             out[:, i] = (keys[:, i // SITES_PER_WORD] >> (2 * (i % SITES_PER_WORD))) & 3
         return out
 

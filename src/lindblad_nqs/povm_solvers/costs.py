@@ -82,7 +82,11 @@ def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.fl
     ub, inv, _ = _unique_rows(allkeys)
     a_index, cols = inv[: len(ukeys)], inv[len(ukeys):]
     t = lambda x, dt=torch.long: torch.as_tensor(x, dtype=dt, device=device)  # noqa: E731
-    return ConnectedBatch(t(lind.decode(ub)), t(a_index), t(w, dtype), t(rows), t(cols), t(mel, dtype), n_samples, weights is None)
+    if torch.device(device).type == "cuda":
+        strings = lind.decode(t(ub), out=torch.empty((len(ub), lind.n), dtype=torch.long, device=device))
+    else:
+        strings = t(lind.decode(ub))
+    return ConnectedBatch(strings, t(a_index), t(w, dtype), t(rows), t(cols), t(mel, dtype), n_samples, weights is None)
 
 
 def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = False) -> torch.Tensor:
