@@ -2,6 +2,8 @@
 L2 cost: full summation equals the dense ||L rho||^2/||rho||^2, its gradient equals finite differences,
 and the Monte Carlo estimate with |rho|^(2 beta) reweighting agrees with the full sum."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -166,3 +168,47 @@ def test_ldagl_estimator_equals_l2_in_full_sum_and_sees_the_blind_spot():
     c_ld, _ = make_cost(tl, lind, estimator="ldagl").value(p, x, jnp.zeros(4))
     true = exact_cost(rho, dense_liouvillian(SYSTEM))
     assert abs(float(c_ld) - true) < 1e-3 * true and float(c_l2) < 0.5 * true
+
+
+@functools.lru_cache
+def _table_costs(n):
+    from lindblad_nqs.vmc.table import table_log_rho
+
+    lind, tl = LocalLiouvillian(SYSTEM), table_log_rho(n)
+    return tl, make_cost(tl, lind), make_cost(tl, lind, estimator="ldagl")
+
+
+def _estimates(rho_vec, x, n):
+    """Both cost estimators of a tabulated rho on samples x drawn from |rho|^2."""
+    from lindblad_nqs.vmc.table import table_params
+
+    tl, l2, ld = _table_costs(n)
+    p = table_params(rho_vec)
+    lq = 2 * tl(p, x).real  # the samples' log density, up to a constant
+    return (*l2.value(p, x, lq), *ld.value(p, x, lq))
+
+
+def test_collapse_warning_fires_on_a_collapsed_rho_and_not_on_noise_near_convergence():
+    from lindblad_nqs.vmc.driver import collapse_warning
+
+    n = SYSTEM.n_sites
+    L = dense_liouvillian(SYSTEM)
+    X = all_doubled(n)
+    # collapsed: rho = |dd..><dd..| is not stationary, but every sample sits where L_loc ~ 0
+    rho = np.full(4**n, 1e-30, complex)
+    rho[-1] = 1.0
+    assert collapse_warning(*_estimates(rho, jnp.asarray(np.ones((256, 2, n), np.int8)), n))
+    # near convergence: the exact steady state plus a small perturbation, 256 exact samples of |rho|^2;
+    # both estimators see the same small cost, the L^dag L one with more noise
+    _, s, vh = np.linalg.svd(L.toarray() if hasattr(L, "toarray") else L)
+    rng = np.random.default_rng(7)
+    fired_by_ratio = 0
+    for trial in range(10):
+        rho = vh[-1].conj() + 0.01 * (rng.normal(size=4**n) + 1j * rng.normal(size=4**n)) / 2**n
+        assert 1e-7 < exact_cost(rho, L) < 1e-2
+        p = np.abs(rho) ** 2
+        x = jnp.asarray(X[rng.choice(len(X), size=256, p=p / p.sum())])
+        c1, a1, c2, a2 = _estimates(rho, x, n)
+        assert collapse_warning(c1, a1, c2, a2) is None, (trial, float(c1), float(c2))
+        fired_by_ratio += float(c2) > 3 * float(c1) + 1e-3
+    assert fired_by_ratio > 0  # the earlier ratio test alone warned on some of these

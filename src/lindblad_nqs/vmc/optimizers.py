@@ -191,7 +191,7 @@ class GaussNewton:
     worse (6-site TFI ring at g = 2: sx error 0.057 after 300 iterations vs 0.010 after 200).
     jac() returns (e, K, w) from vmc.cost.make_residual_jacobian."""
 
-    def __init__(self, theta, lam=1e-2, grow=4.0, shrink=0.5, lam_min=1e-6, lam_max=1e4, max_tries=4,
+    def __init__(self, theta, lam=1e-2, grow=4.0, shrink=0.5, lam_min=1e-2, lam_max=1e4, max_tries=4,
                  max_norm=1.0, min_ess=0.5):
         self.theta = np.array(theta, float)
         self.lam, self.grow, self.shrink, self.lam_min, self.lam_max = lam, grow, shrink, lam_min, lam_max
@@ -298,7 +298,7 @@ def make_optimizer(name: str, theta, params: dict):
         return SR(theta, lr=params["lr"], diag_shift=params["diag_shift"])
     if name == "gn":
         gn = GaussNewton(theta, lam=params["gn_damping"], lam_min=params["gn_damping_min"])
-        if params.get("gn_warmup", 0) > 0:
+        if params["gn_warmup"] > 0:
             return Warmup(Adam(theta, lr=params["lr"]), gn, params["gn_warmup"])
         return gn
     raise ValueError(name)
