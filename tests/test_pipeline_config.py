@@ -55,3 +55,18 @@ def test_sweep_points_and_labels():
     config["runs"]["v"]["init"]["point"] = "g=3"
     with pytest.raises(ValueError, match="unknown run/point"):
         pipeline.expand_runs(config)
+
+
+def test_sweep_with_sets_other_keys_per_point():
+    config = {"systems": {"s": {"lattice": {"shape": [3]}, "preset": {"name": "tfi", "V": 2.0, "g": 1.0}}},
+              "runs": {"r": {"system": "s", "task": {"kind": "steady"}, "method": {"name": "cnn", "basis": "z"},
+                             "observables": ["sx"],
+                             "sweep": {"key": "system.preset.g", "values": [0.5, 2],
+                                       "with": {"method.basis": ["x", "z"], "method.iterations": [600, 150]}}}}}
+    pts = pipeline.expand_runs(config)["r"]
+    assert list(pts) == ["g=0.5", "g=2"]
+    assert (pts["g=0.5"].spec["method"]["basis"], pts["g=0.5"].spec["method"]["iterations"]) == ("x", 600)
+    assert (pts["g=2"].spec["method"]["basis"], pts["g=2"].spec["method"]["iterations"]) == ("z", 150)
+    config["runs"]["r"]["sweep"]["with"]["method.basis"] = ["x"]
+    with pytest.raises(ValueError, match=r"sweep.with.method.basis needs one value per sweep value \(2\)"):
+        pipeline.expand_runs(config)

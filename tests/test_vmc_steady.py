@@ -104,6 +104,9 @@ def test_transfer_from_smaller_lattice(tmp_path):
     # a network of another shape cannot start from it
     with pytest.raises(SpecError, match="init-state"):
         solve(spec(dict(m, features=[3, 3]), system=big), tmp_path, "bad", init=tmp_path / "small")
+    # nor one trained in the other basis (its parameters describe U rho U)
+    with pytest.raises(SpecError, match="trained in the z basis; this run has method.basis x"):
+        solve(spec(dict(m, basis="x"), system=big), tmp_path, "bad_basis", init=tmp_path / "small")
 
 
 @pytest.mark.parametrize("method,key", [

@@ -63,11 +63,20 @@ def expand_runs(config: dict) -> dict[str, dict[str, Point]]:
         }
         sweep = run.get("sweep")
         values = sweep["values"] if sweep else [None]
+        # sweep.with: other keys that change with the swept one, one value per point (a method setting
+        # that suits one regime of the sweep and not another)
+        along = (sweep or {}).get("with", {})
+        for k, vs in along.items():
+            if not isinstance(vs, list) or len(vs) != len(values):
+                raise ValueError(f"run {name}: sweep.with.{k} needs one value per sweep value "
+                                 f"({len(values)}), got {vs!r}")
         points = {}
-        for v in values:
+        for i, v in enumerate(values):
             spec = copy.deepcopy(base)
             if sweep:
                 _set(spec, sweep["key"], copy.deepcopy(v))
+                for k, vs in along.items():
+                    _set(spec, k, copy.deepcopy(vs[i]))
             label = _label(sweep["key"] if sweep else None, v)
             spec["notes"] = {"run": name, "point": label, "sweep_key": sweep["key"] if sweep else None,
                              "sweep_value": v}

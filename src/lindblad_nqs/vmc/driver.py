@@ -43,19 +43,26 @@ def _flat_model(module, params):
     return np.asarray(theta0, float), unravel, log_rho
 
 
-def save_params_npz(path: Path, params) -> None:
+BASIS_KEY = "__basis__"  # which basis the parameters represent rho in (z, or x: U rho U)
+
+
+def save_params_npz(path: Path, params, basis: str = "z") -> None:
     import jax
 
     flat = {"/".join(str(getattr(k, "key", k)) for k in p): np.asarray(v)
             for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
-    np.savez(path, **flat)
+    np.savez(path, **flat, **{BASIS_KEY: np.array(basis)})
 
 
-def load_params_into(path: Path, params):
-    """Parameters of another run (transfer learning): every leaf must exist with the same shape."""
+def load_params_into(path: Path, params, basis: str = "z"):
+    """Parameters of another run (transfer learning): every leaf must exist with the same shape, and
+    the other run must have trained in the same basis (the parameters of U rho U are not those of rho)."""
     import jax
 
     data = np.load(path)
+    if BASIS_KEY in data.files and str(data[BASIS_KEY]) != basis:
+        raise ValueError(f"{path} holds parameters trained in the {data[BASIS_KEY]} basis; this run has "
+                         f"method.basis {basis} (params.npz must come from a run in the same basis)")
     leaves, tree = jax.tree_util.tree_flatten_with_path(params)
     out = []
     for p, v in leaves:
@@ -102,7 +109,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         src = Path(init_state) / "params.npz"
         if not src.is_file():
             raise FileNotFoundError(f"--init-state {init_state} has no params.npz (not a cnn/rbm_ndo run?)")
-        params0 = load_params_into(src, params0)
+        params0 = load_params_into(src, params0, basis)
         info["initialised_from"] = str(init_state)
     theta0, unravel, log_rho_flat = _flat_model(module, params0)
     info["n_params"] = int(theta0.size)
@@ -161,7 +168,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
                  optimizer=cfg["optimizer"], fingerprint=fingerprint,
                  history=json.dumps(rows_hist), **{f"opt_{k}": v for k, v in opt.state().items()}, **extra)
         tmp.replace(ckpt)
-        save_params_npz(state_dir / "params.npz", unravel(jnp.asarray(opt.theta, jnp.float32)))
+        save_params_npz(state_dir / "params.npz", unravel(jnp.asarray(opt.theta, jnp.float32)), basis)
 
     diag_sampler = MetropolisSampler(log_rho_flat, n, cfg["obs_chains"], "diagonal", 1.0)
     diag_chain = None
