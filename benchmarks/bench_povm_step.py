@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ import torch
 
 from lindblad_nqs.model import Jump, Lattice, SpinSystem
 from lindblad_nqs.povm import POVMLindbladian, get_povm
-from lindblad_nqs.povm_solvers.costs import l1_cost, log_prob_chunked, prepare, trapezoid_cost
+from lindblad_nqs.povm_solvers.costs import batch_log_prob, l1_cost, log_prob_chunked, prepare, trapezoid_cost
 from lindblad_nqs.povm_solvers.training import NetConfig, build_model, make_adam
 
 
@@ -90,7 +91,7 @@ def main():
     rng = np.random.default_rng(0)
     rows = []
     print(f"{'N':>3} {'conn/sample':>11} {'gather ms':>9} {'naive ms':>9} {'ratio':>6} | {'U_a':>5} {'U_b':>7} "
-          f"{'L1 step s':>9} {'trap it s':>9} {'prep %':>6}")
+          f"{'L1 step s':>9} {'trap it s':>9} {'prep %':>6} | {'full L1 s':>9} {'ratio':>6} {'logp x':>6}")
     for n in args.sizes:
         sysm = tfi(n)
         lind = POVMLindbladian(sysm, get_povm("pauli4"))
@@ -110,9 +111,11 @@ def main():
         a = model.sample(args.samples, gen)
         batch = prepare(lind, a, device=dev)
 
-        def l1_step():
+        def l1_step(prefixes=True):
             aa = model.sample(args.samples, gen)
             bb = prepare(lind, aa, device=dev)
+            if not prefixes:  # every connected string through the full pass
+                bb = dataclasses.replace(bb, parent=None, first=None)
             opt.zero_grad()
             l1_cost(model, bb)
             opt.step()
@@ -123,20 +126,25 @@ def main():
             aa = model.sample(args.samples, gen)
             bb = prepare(lind, aa, device=dev)
             with torch.no_grad():
-                olp = log_prob_chunked(old, bb.strings, 65536)
+                olp = batch_log_prob(old, bb, 65536)  # as the solver does for new strings
             opt.zero_grad()
             trapezoid_cost(model, olp, bb, 0.005)
             opt.step()
 
         t_l1 = timeit(l1_step, args.repeat, dev)
+        t_l1_full = timeit(lambda: l1_step(False), args.repeat, dev)
+        with torch.no_grad():
+            t_lp_full = timeit(lambda: log_prob_chunked(model, batch.strings, 65536), args.repeat, dev)
+            t_lp_pref = timeit(lambda: batch_log_prob(model, batch, 65536), args.repeat, dev)
         t_tr = timeit(trap_iter, args.repeat, dev)
         t_prep = timeit(lambda: prepare(lind, a, device=dev), args.repeat, dev)
         rows.append(dict(N=n, connections=lind.max_connections, gather_s=t_vec, naive_gather_s=t_naive,
                          gather_speedup=t_naive / t_vec, unique_a=batch.n_a, unique_b=len(batch.strings),
                          l1_step_s=t_l1, trapezoid_iteration_s=t_tr, prepare_s=t_prep, samples=args.samples,
-                         device=dev))
+                         device=dev, l1_step_full_pass_s=t_l1_full, logp_full_s=t_lp_full, logp_prefix_s=t_lp_pref))
         print(f"{n:>3} {lind.max_connections:>11} {1e3 * t_vec:>9.1f} {1e3 * t_naive:>9.0f} {t_naive / t_vec:>6.0f} | "
-              f"{batch.n_a:>5} {len(batch.strings):>7} {t_l1:>9.3f} {t_tr:>9.3f} {100 * t_prep / t_l1:>6.1f}", flush=True)
+              f"{batch.n_a:>5} {len(batch.strings):>7} {t_l1:>9.3f} {t_tr:>9.3f} {100 * t_prep / t_l1:>6.1f} | "
+              f"{t_l1_full:>9.3f} {t_l1_full / t_l1:>6.2f} {t_lp_full / t_lp_pref:>6.2f}", flush=True)
     import pandas as pd
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

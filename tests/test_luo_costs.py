@@ -184,3 +184,38 @@ def test_keys_decode_into_a_torch_tensor():
     keys = torch.as_tensor(lind.keys(a))
     out = lind.decode(keys, out=torch.empty((50, 40), dtype=torch.long))
     assert isinstance(out, torch.Tensor) and torch.equal(out, torch.as_tensor(a))
+
+
+def test_connected_strings_from_their_samples_prefix_give_the_same_cost_and_gradient():
+    """prepare() gives each connected string a sample it leaves at site `first`; the Transformer then
+    evaluates it from there on. Cost and gradient equal the full pass, in one chunk and in many."""
+    import dataclasses
+
+    from lindblad_nqs.povm_solvers.costs import batch_log_prob
+
+    n = 6
+    lind = POVMLindbladian(chain(n), "tetrahedral")
+    torch.manual_seed(3)
+    m = Transformer(n, n_layers=2, d_model=8, n_heads=2, dtype=torch.float64)
+    a = torch.randint(0, 4, (40, n))
+    batch = prepare(lind, a, dtype=torch.float64)
+    strings = batch.strings.numpy()
+    parents = strings[batch.a_index.numpy()][batch.parent.numpy()]
+    f = batch.first.numpy()
+    for row, (s, p, k) in enumerate(zip(strings, parents, f)):
+        assert np.array_equal(s[:k], p[:k]) and (k == n or s[k] != p[k]), row
+    assert np.all(np.diff(f) >= 0)  # ordered by the first changed site
+    full = dataclasses.replace(batch, parent=None, first=None)
+    assert torch.allclose(batch_log_prob(m, batch, 7), m.log_prob(batch.strings), atol=1e-12)
+    results = []
+    for b, chunk in ((full, 10**6), (batch, 10**6), (batch, 7)):
+        m.zero_grad()
+        value = l1_cost(m, b, chunk=chunk).value
+        results.append((value, flat_grad(m)))
+        old = m.log_prob(b.strings).detach() - 0.01
+        m.zero_grad()
+        results.append((trapezoid_cost(m, old, b, 0.01, chunk=chunk).value, flat_grad(m)))
+    for i in range(2, len(results)):  # (l1, trapezoid) with prefixes, one chunk then many, vs the full pass
+        ref_v, ref_g = results[i % 2]
+        assert abs(results[i][0] - ref_v) < 1e-10 * abs(ref_v)
+        assert torch.allclose(results[i][1], ref_g, atol=1e-10, rtol=1e-8)

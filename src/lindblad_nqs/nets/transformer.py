@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +61,17 @@ class _KVCache:
         self.v = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
 
 
+@dataclass
+class ParentPass:
+    """What ``Transformer.log_prob_from_parents`` needs of the parent strings: log-conditionals [U, N, 4],
+    prefix sums of their own log-conditionals [U, N + 1], and every layer's keys and values."""
+
+    lc: torch.Tensor
+    prefix: torch.Tensor
+    ks: list
+    vs: list
+
+
 class EncoderLayer(nn.Module):
     """Post-norm Transformer encoder layer with an optional causal mask and a cached single-token step."""
 
@@ -87,9 +99,19 @@ class EncoderLayer(nn.Module):
         x = self.norm1(x + self.out(att))
         return self.norm2(x + self.ff2(F.gelu(self.ff1(x))))
 
-    def forward(self, x: torch.Tensor, causal: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, causal: bool = True, return_kv: bool = False):
         q, k, v = self._split(x)
         att = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return (self._finish(x, att), k, v) if return_kv else self._finish(x, att)
+
+    def forward_suffix(self, x: torch.Tensor, k_pre: torch.Tensor, v_pre: torch.Tensor) -> torch.Tensor:
+        """Tokens x [B, L, d] that follow a prefix whose keys/values [B, heads, P, head_dim] are given:
+        each attends to the whole prefix and causally within the suffix."""
+        q, k, v = self._split(x)
+        L, P = x.shape[1], k_pre.shape[2]
+        allowed = torch.ones(L, P + L, dtype=torch.bool, device=x.device)
+        allowed[:, P:] = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
+        att = F.scaled_dot_product_attention(q, torch.cat([k_pre, k], 2), torch.cat([v_pre, v], 2), attn_mask=allowed)
         return self._finish(x, att)
 
     def step(self, x: torch.Tensor, pos: int, cache_k: torch.Tensor, cache_v: torch.Tensor) -> torch.Tensor:
@@ -211,6 +233,45 @@ class Transformer(nn.Module):
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         return self.log_prob(a)
+
+    # --- strings that share a prefix with a parent string ---------------------------------------------
+    def parent_pass(self, a: torch.Tensor) -> ParentPass:
+        """One causal pass over parent strings a [U, N], kept for ``log_prob_from_parents``."""
+        a = self._check(a)
+        x = self.embed(self._inputs(a)) + self.positions.to(self.dtype)
+        ks, vs = [], []
+        for layer in self.layers:
+            x, k, v = layer(x, return_kv=True)
+            ks.append(k)
+            vs.append(v)
+        lc = torch.log_softmax(self.head(x), dim=-1)
+        own = lc.gather(-1, a.unsqueeze(-1)).squeeze(-1)
+        prefix = torch.cat([torch.zeros_like(own[:, :1]), own.cumsum(1)], 1)  # [U, N + 1]
+        return ParentPass(lc, prefix, ks, vs)
+
+    def log_prob_from_parents(self, b: torch.Tensor, parent: torch.Tensor, first: torch.Tensor,
+                              pp: ParentPass) -> torch.Tensor:
+        """log p(b) for strings b [M, N] equal to their parent string (row ``parent`` of the parent pass)
+        before site ``first`` [M] (N: b is the parent). The inputs of b at positions 0..first are the
+        parent's, so are its hidden states and keys/values there in every layer: only positions
+        first+1..N-1 are computed, attending to the parent's cached keys/values. On a chain with
+        nearest-neighbour terms that is about half the tokens of ``log_prob``."""
+        b, N = self._check(b), self.n_sites
+        parent, first = parent.to(self.device), first.to(self.device)
+        i = first.clamp(max=N - 1)
+        lp = pp.prefix[parent, first] + torch.where(
+            first < N, pp.lc[parent, i, b.gather(1, i.unsqueeze(1)).squeeze(1)], torch.zeros((), dtype=pp.lc.dtype,
+                                                                                                device=self.device))
+        lp = lp.clone()
+        for f in torch.unique(first[first < N - 1]).tolist():
+            g = torch.nonzero(first == f).squeeze(1)
+            par = parent[g]
+            x = self.embed(b[g, f:N - 1]) + self.positions[f + 1:].to(self.dtype)  # inputs at f+1..N-1
+            for layer, k, v in zip(self.layers, pp.ks, pp.vs):
+                x = layer.forward_suffix(x, k[par, :, : f + 1], v[par, :, : f + 1])
+            lcs = torch.log_softmax(self.head(x), dim=-1)
+            lp[g] = lp[g] + lcs.gather(-1, b[g, f + 1:].unsqueeze(-1)).squeeze(-1).sum(-1)
+        return lp
 
     @torch.no_grad()
     def cached_log_conditionals(self, a: torch.Tensor) -> torch.Tensor:

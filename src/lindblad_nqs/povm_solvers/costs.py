@@ -41,6 +41,8 @@ class ConnectedBatch:
     mel: torch.Tensor  # (M,) L_a^b
     n_samples: int
     sampled: bool = True  # False: weights are exact probabilities of an enumeration
+    parent: torch.Tensor | None = None  # (U_b,) a distinct a (index into a_index) connected to each b
+    first: torch.Tensor | None = None  # (U_b,) first site where b differs from that a (N: b is that a)
 
     @property
     def n_a(self) -> int:
@@ -86,7 +88,19 @@ def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.fl
         strings = lind.decode(t(ub), out=torch.empty((len(ub), lind.n), dtype=torch.long, device=device))
     else:
         strings = t(lind.decode(ub))
-    return ConnectedBatch(strings, t(a_index), t(w, dtype), t(rows), t(cols), t(mel, dtype), n_samples, weights is None)
+    # each b with one a it is connected to, and the first site where they differ; the strings are put in
+    # the order of that site, so that a chunk of them falls into few groups of equal suffix length
+    parent = np.empty(len(ub), np.int64)
+    parent[cols] = rows
+    parent[a_index] = np.arange(len(a_index))
+    parent, a_index, cols = t(parent), t(a_index), t(cols)
+    differs = strings != strings[a_index[parent]]
+    first = torch.where(differs.any(1), differs.to(torch.uint8).argmax(1), lind.n)
+    order = torch.argsort(first, stable=True)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order), device=order.device)
+    return ConnectedBatch(strings[order], inverse[a_index], t(w, dtype), t(rows), inverse[cols], t(mel, dtype),
+                          n_samples, weights is None, parent[order], first[order])
 
 
 def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = False) -> torch.Tensor:
@@ -94,6 +108,47 @@ def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = Fals
         if len(strings) <= chunk:
             return model.log_prob(strings)
         return torch.cat([model.log_prob(strings[i:i + chunk]) for i in range(0, len(strings), chunk)])
+
+
+def shares_prefixes(model, batch: ConnectedBatch) -> bool:
+    return hasattr(model, "log_prob_from_parents") and batch.parent is not None
+
+
+def _from_parents(model, batch: ConnectedBatch, pp, start: int, stop: int) -> torch.Tensor:
+    return model.log_prob_from_parents(batch.strings[start:stop], batch.parent[start:stop],
+                                       batch.first[start:stop], pp)
+
+
+def batch_log_prob(model, batch: ConnectedBatch, chunk: int, grad: bool = False) -> torch.Tensor:
+    """log p of every distinct string of the batch. A plain Transformer evaluates each connected string
+    only after the site where it leaves its sample (``Transformer.log_prob_from_parents``); other
+    models (String States) run the full pass, in chunks of ``chunk`` strings either way."""
+    if not shares_prefixes(model, batch):
+        return log_prob_chunked(model, batch.strings, chunk, grad)
+    with torch.set_grad_enabled(grad):
+        pp = model.parent_pass(batch.strings[batch.a_index])
+        n = len(batch.strings)
+        return torch.cat([_from_parents(model, batch, pp, i, min(i + chunk, n)) for i in range(0, n, chunk)])
+
+
+def _backward_chunked(model, batch: ConnectedBatch, k: torch.Tensor, chunk: int) -> None:
+    """Accumulate the gradient of sum_b k_b log p(b) chunk by chunk (bounded memory)."""
+    n = len(batch.strings)
+    if not shares_prefixes(model, batch):
+        for i in range(0, n, chunk):
+            (k[i:i + chunk] * model.log_prob(batch.strings[i:i + chunk])).sum().backward()
+        return
+    # The chunks share the samples' pass: collect the gradient at its outputs over all chunks, then
+    # backpropagate through it once.
+    pp = model.parent_pass(batch.strings[batch.a_index])
+    outs = [pp.lc, pp.prefix, *pp.ks, *pp.vs]
+    leaves = [o.detach().requires_grad_() for o in outs]
+    nl = len(pp.ks)
+    detached = type(pp)(leaves[0], leaves[1], leaves[2:2 + nl], leaves[2 + nl:])
+    for i in range(0, n, chunk):
+        (k[i:i + chunk] * _from_parents(model, batch, detached, i, min(i + chunk, n))).sum().backward()
+    grads = [leaf.grad if leaf.grad is not None else torch.zeros_like(leaf) for leaf in leaves]
+    torch.autograd.backward(outs, grads)
 
 
 @dataclass
@@ -127,7 +182,7 @@ def trapezoid_cost(model, old_log_prob, batch: ConnectedBatch, tau: float, backw
 
 def _cost(model, batch: ConnectedBatch, old_lp, tau: float, backward: bool, chunk: int) -> CostResult:
     single = backward and len(batch.strings) <= chunk
-    lp = log_prob_chunked(model, batch.strings, chunk, grad=single)
+    lp = batch_log_prob(model, batch, chunk, grad=single)
     lp_d = lp.detach()
     lpa = lp_d[batch.a_index]  # log p(a), the fixed sampling weight
     rows, cols = batch.rows, batch.cols
@@ -152,7 +207,5 @@ def _cost(model, batch: ConnectedBatch, old_lp, tau: float, backward: bool, chun
         if single:
             (k * lp).sum().backward()
         else:
-            for i in range(0, len(batch.strings), chunk):
-                lpc = model.log_prob(batch.strings[i:i + chunk])
-                (k[i:i + chunk] * lpc).sum().backward()
+            _backward_chunked(model, batch, k, chunk)
     return CostResult(value, err, r)

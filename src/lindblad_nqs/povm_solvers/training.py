@@ -16,7 +16,8 @@ from ..model import SpinSystem
 from ..observables import Observable
 from ..povm import POVMLindbladian, estimate, get_povm
 from ..povm.observables import pauli_string_samples
-from .costs import ConnectedBatch, l1_cost, log_prob_chunked, prepare, trapezoid_cost
+from .costs import (ConnectedBatch, batch_log_prob, l1_cost, log_prob_chunked, prepare, shares_prefixes,
+                    trapezoid_cost)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class POVMTrainer:
             else:
                 a = self.sample(n_samples)
                 batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
-            old_lp = cache(batch.strings)
+            old_lp = cache(batch)
             self.model.train()
             opt.zero_grad(set_to_none=True)
             res = trapezoid_cost(self.model, old_lp, batch, tau, backward=True, chunk=self.chunk)
@@ -190,16 +191,22 @@ class _LogProbCache:
         self.keys = np.zeros(0, np.int64)
         self.values = None
 
-    def __call__(self, strings: torch.Tensor) -> torch.Tensor:
+    def __call__(self, batch: ConnectedBatch) -> torch.Tensor:
+        strings = batch.strings
         if self.lind.n_words > 1:
-            return log_prob_chunked(self.model, strings, self.chunk)
+            return batch_log_prob(self.model, batch, self.chunk)
         keys = self.lind.keys(strings.cpu().numpy())[:, 0]
         pos = np.searchsorted(self.keys, keys)
         found = (pos < len(self.keys)) & (self.keys[np.minimum(pos, len(self.keys) - 1)] == keys) \
             if len(self.keys) else np.zeros(len(keys), bool)
         if not found.all():
             miss = np.flatnonzero(~found)
-            lp_new = log_prob_chunked(self.model, strings[torch.as_tensor(miss, device=strings.device)], self.chunk)
+            if 2 * len(miss) > len(keys) and shares_prefixes(self.model, batch):
+                # mostly new strings: the whole batch from its samples' prefixes costs less than the
+                # full pass over the new ones alone (benchmarks/bench_povm_step.py)
+                lp_new = batch_log_prob(self.model, batch, self.chunk)[torch.as_tensor(miss, device=strings.device)]
+            else:
+                lp_new = log_prob_chunked(self.model, strings[torch.as_tensor(miss, device=strings.device)], self.chunk)
             allk = np.concatenate([self.keys, keys[miss]])
             allv = lp_new if self.values is None else torch.cat([self.values, lp_new])
             order = np.argsort(allk, kind="stable")
