@@ -194,3 +194,18 @@ def test_observable_samples_are_unbiased():
         value, err = estimate(povm, obs, a)
         assert err > 0
         assert abs(value - evaluate(obs, expect)) < 5 * err, name_
+
+
+def test_first_difference_of_keys_matches_the_strings():
+    """The first differing site read off the packed keys (two words at N = 40) equals a direct comparison."""
+    sysm = system((40,), True, h=(0.0, 0.0, 1.0), jumps=(("sigma_minus", 1.0),))
+    Lp = POVMLindbladian(sysm, "tetrahedral")
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 4, size=(300, 40))
+    b = a.copy()
+    cut = rng.integers(0, 41, size=300)
+    for r, c in enumerate(cut):
+        if c < 40:
+            b[r, c] = (b[r, c] + rng.integers(1, 4)) % 4
+            b[r, c + 1:] = rng.integers(0, 4, size=39 - c)
+    assert np.array_equal(Lp.first_difference(Lp.keys(a), Lp.keys(b)), cut)

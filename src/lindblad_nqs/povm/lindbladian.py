@@ -136,6 +136,17 @@ class POVMLindbladian:
             out[:, i] = (keys[:, i // SITES_PER_WORD] >> (2 * (i % SITES_PER_WORD))) & 3
         return out
 
+    def first_difference(self, keys1: np.ndarray, keys2: np.ndarray) -> np.ndarray:
+        """The first site at which the strings of two (B, W) key arrays differ (N where they are equal),
+        from the lowest differing bit of each word: no decoding."""
+        x = np.asarray(keys1, np.int64) ^ np.asarray(keys2, np.int64)
+        first = np.full(x.shape[0], self.n, np.int64)
+        for w in range(x.shape[1] - 1, -1, -1):  # a lower word overrides a higher one
+            nz = x[:, w] != 0
+            low = x[nz, w] & -x[nz, w]  # powers of two below 2^62: log2 is exact
+            first[nz] = w * SITES_PER_WORD + np.log2(low).astype(np.int64) // 2
+        return first
+
     def connected_flat(self, a: np.ndarray):
         """Nonzero L_a^b as flat lists (row, key of b, mel): row indexes a, keys are (M, W).
         Diagonal contributions of different terms appear as separate entries with the key of a."""

@@ -83,24 +83,23 @@ def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.fl
     allkeys = np.concatenate([ukeys, keys_b])
     ub, inv, _ = _unique_rows(allkeys)
     a_index, cols = inv[: len(ukeys)], inv[len(ukeys):]
-    t = lambda x, dt=torch.long: torch.as_tensor(x, dtype=dt, device=device)  # noqa: E731
-    if torch.device(device).type == "cuda":
-        strings = lind.decode(t(ub), out=torch.empty((len(ub), lind.n), dtype=torch.long, device=device))
-    else:
-        strings = t(lind.decode(ub))
     # each b with one a it is connected to, and the first site where they differ; the strings are put in
     # the order of that site, so that a chunk of them falls into few groups of equal suffix length
     parent = np.empty(len(ub), np.int64)
     parent[cols] = rows
     parent[a_index] = np.arange(len(a_index))
-    parent, a_index, cols = t(parent), t(a_index), t(cols)
-    differs = strings != strings[a_index[parent]]
-    first = torch.where(differs.any(1), differs.to(torch.uint8).argmax(1), lind.n)
-    order = torch.argsort(first, stable=True)
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(len(order), device=order.device)
-    return ConnectedBatch(strings[order], inverse[a_index], t(w, dtype), t(rows), inverse[cols], t(mel, dtype),
-                          n_samples, weights is None, parent[order], first[order])
+    first = lind.first_difference(ub, ub[a_index[parent]])
+    order = np.argsort(first, kind="stable")
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    ub, parent, first, a_index, cols = ub[order], parent[order], first[order], inverse[a_index], inverse[cols]
+    t = lambda x, dt=torch.long: torch.as_tensor(x, dtype=dt, device=device)  # noqa: E731
+    if torch.device(device).type == "cuda":
+        strings = lind.decode(t(ub), out=torch.empty((len(ub), lind.n), dtype=torch.long, device=device))
+    else:
+        strings = t(lind.decode(ub))
+    return ConnectedBatch(strings, t(a_index), t(w, dtype), t(rows), t(cols), t(mel, dtype), n_samples,
+                          weights is None, t(parent), t(first))
 
 
 def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = False) -> torch.Tensor:
