@@ -262,7 +262,6 @@ class Transformer(nn.Module):
         lp = pp.prefix[parent, first] + torch.where(
             first < N, pp.lc[parent, i, b.gather(1, i.unsqueeze(1)).squeeze(1)], torch.zeros((), dtype=pp.lc.dtype,
                                                                                                 device=self.device))
-        lp = lp.clone()
         for f in torch.unique(first[first < N - 1]).tolist():
             g = torch.nonzero(first == f).squeeze(1)
             par = parent[g]
