@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import lindblad_nqs.povm_solvers.costs as costs  # noqa: E402
-import lindblad_nqs.povm_solvers.training as training  # noqa: E402
 from lindblad_nqs.methods import RunContext, get_method  # noqa: E402
 from lindblad_nqs.pipeline import expand_runs  # noqa: E402
 from lindblad_nqs.spec import parse_spec  # noqa: E402
@@ -45,8 +44,7 @@ def main() -> int:
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    if a.mode == "full":  # every connected string through the full pass
-        costs.shares_prefixes = training.shares_prefixes = lambda model, batch: False
+    costs.PREFIX_EVALUATION = a.mode == "prefix"
     runs = expand_runs(yaml.safe_load((ROOT / "config" / "quick.yaml").read_text()))
     exact = sz_curve(runs["luo_chain_dyn_exact"]["base"].spec)
     rows = []

@@ -109,8 +109,11 @@ def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = Fals
         return torch.cat([model.log_prob(strings[i:i + chunk]) for i in range(0, len(strings), chunk)])
 
 
+PREFIX_EVALUATION = True  # False sends every string through the full pass (benchmarks compare the two)
+
+
 def shares_prefixes(model, batch: ConnectedBatch) -> bool:
-    return hasattr(model, "log_prob_from_parents") and batch.parent is not None
+    return PREFIX_EVALUATION and hasattr(model, "log_prob_from_parents") and batch.parent is not None
 
 
 def _from_parents(model, batch: ConnectedBatch, pp, start: int, stop: int) -> torch.Tensor:
