@@ -148,14 +148,32 @@ def test_sampled_l1_gradient_is_unbiased():
     assert abs(np.mean(vals) - np.abs(L @ p).sum()) < 5 * np.std(vals, ddof=1) / np.sqrt(len(vals))
 
 
-def test_unique_rows_of_multiword_keys_match_numpy():
+@pytest.mark.parametrize("words", [1, 3])
+def test_unique_rows_of_keys_match_numpy(words):
     from lindblad_nqs.povm_solvers.costs import _unique_rows
 
-    k = np.random.default_rng(0).integers(0, 4, size=(5000, 3))
-    u, inv, cnt = _unique_rows(k)
+    k = np.random.default_rng(0).integers(0, 4, size=(5000, words))
+    u, inv, cnt = (x.numpy() for x in _unique_rows(torch.as_tensor(k)))
     u2, inv2, cnt2 = np.unique(k, axis=0, return_inverse=True, return_counts=True)
     assert np.array_equal(u, u2) and np.array_equal(inv, inv2.ravel()) and np.array_equal(cnt, cnt2)
     assert np.array_equal(u[inv], k)
+
+
+def test_connected_elements_of_torch_tensors_equal_the_numpy_ones():
+    """prepare() gathers the connected strings in torch (on the network's device); keys, connected
+    entries and first differences equal the NumPy path entry by entry (two key words at N = 40)."""
+    lind = POVMLindbladian(SpinSystem(Lattice((40,), True), (1.0, 0.5, 0.2), (0.3, 0.0, 0.1),
+                                      (Jump("sigma_minus", 1.0),)), "tetrahedral")
+    a = np.random.default_rng(4).integers(0, 4, size=(30, 40))
+    at = torch.as_tensor(a)
+    assert np.array_equal(lind.keys(at).numpy(), lind.keys(a))
+    assert np.array_equal(lind.decode(lind.keys(at)).numpy(), a)
+    for x, y in zip(lind.connected_flat(at), lind.connected_flat(a)):
+        assert np.array_equal(x.numpy(), y)
+    _, kb, _ = lind.connected_flat(a)
+    kr = lind.keys(a)[np.arange(len(kb)) % 30]
+    assert np.array_equal(lind.first_difference(torch.as_tensor(kb), torch.as_tensor(kr)).numpy(),
+                          lind.first_difference(kb, kr))
 
 
 def test_prepare_on_a_long_chain_matches_the_padded_gather():

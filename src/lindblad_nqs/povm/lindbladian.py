@@ -55,6 +55,19 @@ class POVMLindbladian:
         self.povm = get_povm(povm) if isinstance(povm, str) else povm
         self.n = system.n_sites
         self.terms = self._build(fold_sites)
+        self._arrays = {"numpy": [(t.sites, t.L, t.cols, _local_digits(t.cols, len(t.sites))) for t in self.terms]}
+
+    def _term_arrays(self, a):
+        """(sites, L, cols, digits of cols) of every term, in the array library (and on the device) of a."""
+        if not _is_torch(a):
+            return self._arrays["numpy"]
+        key = str(a.device)
+        if key not in self._arrays:
+            import torch
+
+            self._arrays[key] = [(s, *(torch.as_tensor(x, device=a.device) for x in arrays))
+                                 for s, *arrays in self._arrays["numpy"]]
+        return self._arrays[key]
 
     def _build(self, fold: bool) -> list[POVMTerm]:
         sysm, povm = self.system, self.povm
@@ -116,57 +129,72 @@ class POVMLindbladian:
         return np.concatenate(bs, axis=1), np.concatenate([diag[:, None]] + mels, axis=1)
 
     # --- flat, keyed connected elements (what the solvers use) ------------------------------------
-    def keys(self, a: np.ndarray) -> np.ndarray:
+    # NumPy arrays or torch tensors (on any device) alike: prepare() runs them where the network runs.
+    def keys(self, a):
         """(B, W) int64 keys of strings: base-4 digits packed SITES_PER_WORD per word."""
-        a = np.asarray(a, np.int64)
-        W = self.n_words
-        out = np.zeros((a.shape[0], W), np.int64)
+        if _is_torch(a):
+            a = a.long()
+            out = a.new_zeros((a.shape[0], self.n_words))
+        else:
+            a = np.asarray(a, np.int64)
+            out = np.zeros((a.shape[0], self.n_words), np.int64)
         for i in range(self.n):
             out[:, i // SITES_PER_WORD] += a[:, i] << (2 * (i % SITES_PER_WORD))
         return out
 
     def decode(self, keys, out=None):
-        """(B, N) strings of (B, W) keys, written into ``out`` when given: any array library with NumPy's
-        indexing and shifts will do, so a torch tensor on a GPU decodes there (W key words cross the
-        bus per string instead of N sites)."""
-        if out is None:
+        """(B, N) strings of (B, W) keys, written into ``out`` when given."""
+        if out is None and _is_torch(keys):
+            out = keys.new_empty((keys.shape[0], self.n))
+        elif out is None:
             keys = np.asarray(keys, np.int64)
             out = np.empty((keys.shape[0], self.n), np.int64)
         for i in range(self.n):  # column by column: faster than one fancy-indexed gather in NumPy
             out[:, i] = (keys[:, i // SITES_PER_WORD] >> (2 * (i % SITES_PER_WORD))) & 3
         return out
 
-    def first_difference(self, keys1: np.ndarray, keys2: np.ndarray) -> np.ndarray:
+    def first_difference(self, keys1, keys2):
         """The first site at which the strings of two (B, W) key arrays differ (N where they are equal),
         from the lowest differing bit of each word: no decoding."""
-        x = np.asarray(keys1, np.int64) ^ np.asarray(keys2, np.int64)
-        first = np.full(x.shape[0], self.n, np.int64)
+        x = keys1 ^ keys2
+        if _is_torch(x):
+            first = x.new_full((x.shape[0],), self.n)
+            log2 = lambda v: v.double().log2().long()  # noqa: E731
+        else:
+            x = np.asarray(x, np.int64)
+            first = np.full(x.shape[0], self.n, np.int64)
+            log2 = lambda v: np.log2(v).astype(np.int64)  # noqa: E731
         for w in range(x.shape[1] - 1, -1, -1):  # a lower word overrides a higher one
             nz = x[:, w] != 0
-            low = x[nz, w] & -x[nz, w]  # powers of two below 2^62: log2 is exact
-            first[nz] = w * SITES_PER_WORD + np.log2(low).astype(np.int64) // 2
+            low = x[nz, w] & -x[nz, w]  # powers of two below 2^62: log2 in float64 is exact
+            first[nz] = w * SITES_PER_WORD + log2(low) // 2
         return first
 
-    def connected_flat(self, a: np.ndarray):
+    def connected_flat(self, a):
         """Nonzero L_a^b as flat lists (row, key of b, mel): row indexes a, keys are (M, W).
         Diagonal contributions of different terms appear as separate entries with the key of a."""
-        a = np.asarray(a, np.int64)
+        torch_in = _is_torch(a)
+        a = a.long() if torch_in else np.asarray(a, np.int64)
         base = self.keys(a)
         rows, keys, mels = [], [], []
-        B = a.shape[0]
-        for t in self.terms:
-            k = len(t.sites)
-            r = _local_index(a, t.sites)
-            m = t.L[r[:, None], t.cols[None, :]]  # (B, ncols)
-            nz = np.nonzero(m)
-            key = base[nz[0]].copy()
-            digits = _local_digits(t.cols, k)[nz[1]]  # (M, k)
-            for m_i, s in enumerate(t.sites):
+        for sites, L, cols, col_digits in self._term_arrays(a):
+            r = _local_index(a, sites)
+            m = L[r[:, None], cols[None, :]]  # (B, ncols)
+            row, col = m.nonzero(as_tuple=True) if torch_in else m.nonzero()
+            key = base[row]  # advanced indexing: a copy in both libraries
+            digits = col_digits[col]  # (M, k)
+            for m_i, s in enumerate(sites):
                 w, sh = s // SITES_PER_WORD, 2 * (s % SITES_PER_WORD)
-                key[:, w] += (digits[:, m_i] - a[nz[0], s]) << sh
-            rows.append(nz[0])
+                key[:, w] += (digits[:, m_i] - a[row, s]) << sh
+            rows.append(row)
             keys.append(key)
-            mels.append(m[nz])
+            mels.append(m[row, col])
+        if torch_in:
+            import torch
+
+            if not rows:
+                return a.new_zeros(0), a.new_zeros((0, self.n_words)), a.new_zeros(0, dtype=torch.float64)
+            return torch.cat(rows), torch.cat(keys), torch.cat(mels)
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, self.n_words), np.int64), np.zeros(0)
         return np.concatenate(rows), np.concatenate(keys), np.concatenate(mels)
@@ -188,9 +216,13 @@ class POVMLindbladian:
         return out
 
 
-def _local_index(a: np.ndarray, sites) -> np.ndarray:
-    r = np.zeros(a.shape[0], np.int64)
-    for s in sites:
+def _is_torch(x) -> bool:
+    return type(x).__module__.split(".")[0] == "torch"
+
+
+def _local_index(a, sites):
+    r = a[:, sites[0]]
+    for s in sites[1:]:
         r = r * 4 + a[:, s]
     return r
 

@@ -43,63 +43,69 @@ class ConnectedBatch:
     sampled: bool = True  # False: weights are exact probabilities of an enumeration
     parent: torch.Tensor | None = None  # (U_b,) a distinct a (index into a_index) connected to each b
     first: torch.Tensor | None = None  # (U_b,) first site where b differs from that a (N: b is that a)
+    keys: torch.Tensor | None = None  # (U_b, W) packed keys of `strings` (POVMLindbladian.keys)
 
     @property
     def n_a(self) -> int:
         return len(self.a_index)
 
 
-def _unique_rows(keys: np.ndarray):
+def _unique_rows(keys: torch.Tensor):
+    """Distinct rows of (B, W) int64 keys in lexicographic order, the inverse map and the counts."""
     if keys.shape[1] == 1:
-        u, inv, cnt = np.unique(keys[:, 0], return_inverse=True, return_counts=True)
-        return u[:, None], inv.ravel(), cnt
-    # several key words: lexicographic sort (np.unique(axis=0) is several times slower)
-    order = np.lexsort(keys.T[::-1])
+        u, inv, cnt = torch.unique(keys[:, 0], sorted=True, return_inverse=True, return_counts=True)
+        return u[:, None], inv, cnt
+    # several key words: stable sorts from the last word to the first (a lexsort; torch.unique(dim=0)
+    # is several times slower)
+    order = torch.argsort(keys[:, -1], stable=True)
+    for w in range(keys.shape[1] - 2, -1, -1):
+        order = order[torch.argsort(keys[order, w], stable=True)]
     sk = keys[order]
-    new = np.ones(len(sk), bool)
-    new[1:] = np.any(sk[1:] != sk[:-1], axis=1)
-    group = np.cumsum(new) - 1
-    inv = np.empty(len(keys), np.int64)
-    inv[order] = group
-    starts = np.flatnonzero(new)
-    cnt = np.diff(np.append(starts, len(sk)))
+    new = torch.ones(len(sk), dtype=torch.bool, device=keys.device)
+    new[1:] = torch.any(sk[1:] != sk[:-1], dim=1)
+    inv = torch.empty_like(order)
+    inv[order] = torch.cumsum(new, 0) - 1
+    starts = torch.nonzero(new).ravel()
+    cnt = torch.diff(starts, append=starts.new_tensor([len(sk)]))
     return sk[starts], inv, cnt
 
 
-def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.float32) -> ConnectedBatch:
+def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.float32,
+            parents: bool = True) -> ConnectedBatch:
     """Connected elements of a batch of strings a (B, N). Without weights the a are samples (duplicates
-    merged into counts); with weights they are distinct strings with the given weights."""
-    a = np.asarray(a.cpu().numpy() if isinstance(a, torch.Tensor) else a, np.int64)
+    merged into counts); with weights they are distinct strings with the given weights. Everything runs
+    in torch on ``device``: on a GPU no string crosses the bus. ``parents=False`` skips what only the
+    prefix evaluation of a plain Transformer reads (``ConnectedBatch.parent``, ``first``)."""
+    a = torch.as_tensor(a, dtype=torch.long, device=device)
     n_samples = a.shape[0]
     keys_a = lind.keys(a)
     if weights is None:
         ukeys, _, counts = _unique_rows(keys_a)
-        w = counts / n_samples
+        w = counts.to(dtype) / n_samples
         ua = lind.decode(ukeys)
     else:
         ua, ukeys = a, keys_a
-        w = np.asarray(weights.detach().cpu().numpy() if isinstance(weights, torch.Tensor) else weights, float)
+        w = torch.as_tensor(weights, device=device).detach().to(dtype)
     rows, keys_b, mel = lind.connected_flat(ua)
-    allkeys = np.concatenate([ukeys, keys_b])
-    ub, inv, _ = _unique_rows(allkeys)
-    a_index, cols = inv[: len(ukeys)], inv[len(ukeys):]
-    # each b with one a it is connected to, and the first site where they differ; the strings are put in
-    # the order of that site, so that a chunk of them falls into few groups of equal suffix length
-    parent = np.empty(len(ub), np.int64)
-    parent[cols] = rows
-    parent[a_index] = np.arange(len(a_index))
-    first = lind.first_difference(ub, ub[a_index[parent]])
-    order = np.argsort(first, kind="stable")
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-    ub, parent, first, a_index, cols = ub[order], parent[order], first[order], inverse[a_index], inverse[cols]
-    t = lambda x, dt=torch.long: torch.as_tensor(x, dtype=dt, device=device)  # noqa: E731
-    if torch.device(device).type == "cuda":
-        strings = lind.decode(t(ub), out=torch.empty((len(ub), lind.n), dtype=torch.long, device=device))
-    else:
-        strings = t(lind.decode(ub))
-    return ConnectedBatch(strings, t(a_index), t(w, dtype), t(rows), t(cols), t(mel, dtype), n_samples,
-                          weights is None, t(parent), t(first))
+    ub, inv, _ = _unique_rows(torch.cat([ukeys, keys_b]))
+    n_a = len(ukeys)
+    a_index, cols = inv[:n_a], inv[n_a:]
+    parent = first = None
+    if parents:
+        # each b with the a it is connected to that shares the longest prefix with it (the lowest such
+        # a on ties: deterministic), and the site where they part; the strings are then put in the order
+        # of that site, so that a chunk of them falls into few groups of equal suffix length
+        score = lind.first_difference(keys_b, ukeys[rows]) * n_a + rows
+        best = torch.full((len(ub),), -1, dtype=torch.long, device=a.device)
+        best.scatter_reduce_(0, cols, score, "amax")
+        best[a_index] = lind.n * n_a + torch.arange(n_a, device=a.device)
+        parent, first = best % n_a, best // n_a
+        order = torch.argsort(first, stable=True)
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(len(order), device=a.device)
+        ub, parent, first, a_index, cols = ub[order], parent[order], first[order], inverse[a_index], inverse[cols]
+    return ConnectedBatch(lind.decode(ub), a_index, w, rows, cols, mel.to(dtype), n_samples, weights is None,
+                          parent, first, ub)
 
 
 def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = False) -> torch.Tensor:

@@ -62,6 +62,10 @@ class POVMTrainer:
         self.chunk = chunk
         self.dtype = next(model.parameters()).dtype
 
+    def prepare(self, a, weights=None) -> ConnectedBatch:
+        return prepare(self.lind, a, weights, device=self.device, dtype=self.dtype,
+                       parents=hasattr(self.model, "log_prob_from_parents"))
+
     # --- sampling and observables -------------------------------------------------------------------
     def sample(self, n: int) -> torch.Tensor:
         self.model.eval()
@@ -89,8 +93,7 @@ class POVMTrainer:
                 raise ValueError(f"exact sums over 4^N strings need N <= {self.MAX_EXACT_SITES}, "
                                  f"got N = {self.system.n_sites}")
             self._all = torch.as_tensor(all_strings(self.system.n_sites), device=self.device)
-            self._all_batch = prepare(self.lind, self._all, weights=np.ones(len(self._all)), device=self.device,
-                                      dtype=self.dtype)
+            self._all_batch = self.prepare(self._all, weights=np.ones(len(self._all)))
         return self._all
 
     def exact_probabilities(self) -> torch.Tensor:
@@ -120,7 +123,7 @@ class POVMTrainer:
             a, batch = self._all_strings(), self.exact_batch()
         else:
             a = self.sample(n_samples)
-            batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
+            batch = self.prepare(a)
         self.model.train()
         opt.zero_grad(set_to_none=True)
         res = l1_cost(self.model, batch, backward=True, chunk=self.chunk)
@@ -151,7 +154,7 @@ class POVMTrainer:
             with torch.no_grad():
                 for q, q_prev in zip(self.model.parameters(), extrapolate_from):
                     q.add_(q - q_prev.to(q))
-        cache = _LogProbCache(old, self.lind, self.chunk)
+        cache = _LogProbCache(old, self.chunk)
         opt = torch.optim.Adam(self.model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
         costs: list[float] = []
         converged = False
@@ -166,7 +169,7 @@ class POVMTrainer:
                 batch = self.exact_batch()
             else:
                 a = self.sample(n_samples)
-                batch = prepare(self.lind, a, device=self.device, dtype=self.dtype)
+                batch = self.prepare(a)
             old_lp = cache(batch)
             self.model.train()
             opt.zero_grad(set_to_none=True)
@@ -186,34 +189,34 @@ class _LogProbCache:
     """log p of a fixed model on strings, remembered across the inner iterations of a time step
     (strings packed in one key word; longer strings are evaluated every time)."""
 
-    def __init__(self, model, lind, chunk):
-        self.model, self.lind, self.chunk = model, lind, chunk
-        self.keys = np.zeros(0, np.int64)
+    def __init__(self, model, chunk):
+        self.model, self.chunk = model, chunk
+        self.keys = None  # sorted (K,) keys of the strings seen so far
         self.values = None
 
     def __call__(self, batch: ConnectedBatch) -> torch.Tensor:
-        strings = batch.strings
-        if self.lind.n_words > 1:
+        if batch.keys.shape[1] > 1:
             return batch_log_prob(self.model, batch, self.chunk)
-        keys = self.lind.keys(strings.cpu().numpy())[:, 0]
-        pos = np.searchsorted(self.keys, keys)
-        found = (pos < len(self.keys)) & (self.keys[np.minimum(pos, len(self.keys) - 1)] == keys) \
-            if len(self.keys) else np.zeros(len(keys), bool)
+        keys = batch.keys[:, 0]
+        if self.keys is None:
+            found = torch.zeros(len(keys), dtype=torch.bool, device=keys.device)
+        else:
+            pos = torch.searchsorted(self.keys, keys)
+            found = self.keys[pos.clamp(max=len(self.keys) - 1)] == keys
         if not found.all():
-            miss = np.flatnonzero(~found)
+            miss = torch.nonzero(~found).ravel()
             if 2 * len(miss) > len(keys) and shares_prefixes(self.model, batch):
                 # mostly new strings: the whole batch from its samples' prefixes costs less than the
                 # full pass over the new ones alone (benchmarks/bench_povm_step.py)
-                lp_new = batch_log_prob(self.model, batch, self.chunk)[torch.as_tensor(miss, device=strings.device)]
+                lp_new = batch_log_prob(self.model, batch, self.chunk)[miss]
             else:
-                lp_new = log_prob_chunked(self.model, strings[torch.as_tensor(miss, device=strings.device)], self.chunk)
-            allk = np.concatenate([self.keys, keys[miss]])
+                lp_new = log_prob_chunked(self.model, batch.strings[miss], self.chunk)
+            allk = keys[miss] if self.keys is None else torch.cat([self.keys, keys[miss]])
             allv = lp_new if self.values is None else torch.cat([self.values, lp_new])
-            order = np.argsort(allk, kind="stable")
-            self.keys = allk[order]
-            self.values = allv[torch.as_tensor(order, device=allv.device)]
-            pos = np.searchsorted(self.keys, keys)
-        return self.values[torch.as_tensor(pos, device=self.values.device)]
+            order = torch.argsort(allk)  # the keys are distinct
+            self.keys, self.values = allk[order], allv[order]
+            pos = torch.searchsorted(self.keys, keys)
+        return self.values[pos]
 
 
 def make_adam(model, lr: float):
