@@ -8,6 +8,7 @@ the wall time of the run, all from this one invocation.
 
     python benchmarks/bench_vmc_accuracy.py                         # cnn with gn, adam, nagd
     python benchmarks/bench_vmc_accuracy.py --methods cnn,rbm_ndo --optimizers gn --systems chain5
+    python benchmarks/bench_vmc_accuracy.py --systems square2x3 --optimizers gn --set '{sampler: full_sum}'
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -47,6 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", default="gn=300,sr=300,adam=1000,nagd=1000",
                     help="iterations per optimizer (first-order methods get more: their iterations are cheaper)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", default="{}", help="method options as a YAML mapping, applied to every run")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "vmc_accuracy.csv"))
     a = ap.parse_args(argv)
     iters = dict(kv.split("=") for kv in a.iterations.split(","))
@@ -57,6 +60,7 @@ def main(argv=None) -> int:
                 m = {"name": method, "optimizer": opt, "iterations": int(iters[opt])}
                 if opt == "nagd":
                     m["lr"] = 0.05
+                m.update(yaml.safe_load(a.set))
                 s = parse_spec({"system": SYSTEMS[sysname], "task": {"kind": "steady"}, "method": m,
                                 "observables": OBS, "seed": a.seed})
                 ex = dense_expect(solve_sector(s.system).rho, s.system.n_sites)
@@ -67,7 +71,7 @@ def main(argv=None) -> int:
                     wall = time.perf_counter() - t0
                 errs = {name: abs(v - ref[name]) for _, name, v, _ in res.rows}
                 worst = max(errs, key=errs.get)
-                row = {"system": sysname, "method": method, "optimizer": opt, "iterations": m["iterations"],
+                row = {"system": sysname, "method": method, "optimizer": opt, "iterations": m["iterations"], "set": a.set,
                        "max_abs_error": errs[worst], "worst": worst, "final_cost": res.info["final_cost"],
                        "wall_s": wall, "s_per_iteration": res.info["time_per_iteration_s"],
                        **{f"err_{k}": v for k, v in errs.items()}}

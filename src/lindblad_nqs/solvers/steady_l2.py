@@ -145,11 +145,10 @@ def _run(spec: RunSpec, ctx: RunContext, module, p: dict, extra_info: dict) -> R
     return Result(rows, info, run.history)
 
 
-@register("cnn", CNN_DEFAULTS, tasks=("steady",))
-def solve_cnn(spec: RunSpec, ctx: RunContext) -> Result:
+def cnn_module(spec: RunSpec, p: dict):
+    """The CNN density operator of a spec with resolved method options ``p`` (see ``_check``)."""
     from ..nets.cnn import CNNDensityOperator
 
-    p = _check(spec)
     lat = spec.system.lattice
     feats, kern = p["features"], p["kernels"]
     if not feats or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in feats):
@@ -164,9 +163,15 @@ def solve_cnn(spec: RunSpec, ctx: RunContext) -> Result:
             raise SpecError(f"method.kernels entries must be a positive integer or a list of {lat.dim} of them, got {k!r}")
         kernels.append(tuple(ks))
     periodic = lat.periodic if p["padding"] == "auto" else p["padding"] == "periodic"
-    module = CNNDensityOperator(shape=lat.shape, features=tuple(feats), kernels=tuple(kernels), periodic=periodic,
-                                pooling=p["pooling"], hermitian=p["hermitian"], init_scale=p["init_scale"])
-    return _run(spec, ctx, module, p, {"ansatz": "cnn", "padding_periodic": periodic})
+    return CNNDensityOperator(shape=lat.shape, features=tuple(feats), kernels=tuple(kernels), periodic=periodic,
+                              pooling=p["pooling"], hermitian=p["hermitian"], init_scale=p["init_scale"])
+
+
+@register("cnn", CNN_DEFAULTS, tasks=("steady",))
+def solve_cnn(spec: RunSpec, ctx: RunContext) -> Result:
+    p = _check(spec)
+    module = cnn_module(spec, p)
+    return _run(spec, ctx, module, p, {"ansatz": "cnn", "padding_periodic": module.periodic})
 
 
 @register("rbm_ndo", RBM_DEFAULTS, tasks=("steady",))
