@@ -33,21 +33,24 @@ stage info 30 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version,c
   \"flax\", flax.__version__, \"optax\", optax.__version__, \"torch\", torch.__version__, \"numpy\", numpy.__version__); \
   print(jax.devices(), torch.cuda.is_available() and torch.cuda.get_device_name(0))'"
 
-# Paper-size points for a few iterations (time steps of 3 inner iterations for the dynamics), the
-# full cost projected from the per-iteration time: the 40-spin rotated chain, the 6x6 lattice, the
-# 16-spin RBM, and luo2022's 16-spin steady state, 3x3 (2, 64) steady state and 40-spin dynamics.
-SMOKE=("$PY" benchmarks/paper_smoke.py --iterations 3 --inner 3 --first-point-only --timeout $(( 60 * SCALE )) --threads 8)
-stage smoke_mellak 150 "${SMOKE[@]}" --out "$W/paper_smoke_mellak_gpu.csv" --runs 'mellak_(rotated_long_cnn|square6_cnn|tfi_rbm)'
-stage smoke_luo 150 "${SMOKE[@]}" --out "$W/paper_smoke_luo_gpu.csv" --runs 'luo_(tfi_var|square_var_2x64|chain40_dyn)'
-
-stage vmc_steady 90 "$PY" benchmarks/bench_vmc_steady.py --sizes 8 16 32 40 --samples 4096 --repeat 3 \
-  --out "$W/vmc_steady_gpu.csv"
-
-stage transformer 50 "$PY" benchmarks/bench_transformer.py --device cuda --sizes 9 16 40 --batch 12000 \
-  --uncached-batch 2000 --models 1x32 2x64 --strings 8s --repeat 3
-
-stage povm_step 40 "$PY" benchmarks/bench_povm_step.py --device cuda --sizes 8 16 40 --samples 12000 \
+# First what no GPU has measured yet (luo2022 after the prefix evaluation and the on-device preparation
+# of connected strings): the POVM step with and without prefixes, then paper-size points for a few
+# iterations (time steps of 3 inner iterations for the dynamics), the full cost projected from the
+# per-iteration time. ALL=1 adds the stages measured in the first GPU session (benchmarks/gpu/).
+stage povm_step 120 "$PY" benchmarks/bench_povm_step.py --device cuda --sizes 8 16 24 --samples 12000 \
   --repeat 2 --warmup 2 --out "$W/povm_step_gpu.csv"
+
+SMOKE=("$PY" benchmarks/paper_smoke.py --iterations 3 --inner 3 --first-point-only --timeout $(( 60 * SCALE )) --threads 8)
+stage smoke_luo 200 "${SMOKE[@]}" --out "$W/paper_smoke_luo_gpu.csv" --runs 'luo_(chain40_dyn|chain_dyn|square_dyn_2x64)'
+stage smoke_mellak 150 "${SMOKE[@]}" --out "$W/paper_smoke_mellak_gpu.csv" --runs 'mellak_(rotated_long_cnn|square6_cnn|tfi_rbm)'
+
+if [ "${ALL:-0}" = 1 ]; then
+  stage smoke_luo_steady 150 "${SMOKE[@]}" --out "$W/paper_smoke_luo_steady_gpu.csv" --runs 'luo_(tfi_var|square_var_2x64)'
+  stage vmc_steady 90 "$PY" benchmarks/bench_vmc_steady.py --sizes 8 16 32 40 --samples 4096 --repeat 3 \
+    --out "$W/vmc_steady_gpu.csv"
+  stage transformer 50 "$PY" benchmarks/bench_transformer.py --device cuda --sizes 9 16 40 --batch 12000 \
+    --uncached-batch 2000 --models 1x32 2x64 --strings 8s --repeat 3
+fi
 
 rm -rf "$W"
 echo "done $(date -u +%T)" | tee -a "$LOG"

@@ -223,6 +223,11 @@ def test_connected_strings_from_their_samples_prefix_give_the_same_cost_and_grad
     for row, (s, p, k) in enumerate(zip(strings, parents, f)):
         assert np.array_equal(s[:k], p[:k]) and (k == n or s[k] != p[k]), row
     assert np.all(np.diff(f) >= 0)  # ordered by the first changed site
+    # of all samples connected to b, the parent shares the longest prefix with it (the shortest suffix)
+    samples = strings[batch.a_index.numpy()]
+    for r, c in zip(batch.rows.numpy(), batch.cols.numpy()):
+        differ = np.flatnonzero(samples[r] != strings[c])
+        assert (differ[0] if len(differ) else n) <= f[c]
     full = dataclasses.replace(batch, parent=None, first=None)
     assert torch.allclose(batch_log_prob(m, batch, 7), m.log_prob(batch.strings), atol=1e-12)
     results = []
