@@ -145,15 +145,22 @@ class POVMLindbladian:
     def decode(self, keys, out=None):
         """(B, N) strings of (B, W) keys, written into ``out`` when given."""
         if _is_torch(keys):
+            from torch import bitwise_right_shift as torch_shift
+
             out = keys.new_empty((keys.shape[0], self.n)) if out is None else out
             shifts = keys.new_tensor(range(0, 2 * SITES_PER_WORD, 2))
         else:
             keys = np.asarray(keys, np.int64)
             out = np.empty((keys.shape[0], self.n), np.int64) if out is None else out
             shifts = np.arange(0, 2 * SITES_PER_WORD, 2)
-        for w in range(keys.shape[1]):  # a word at a time: rows are written whole, not column by column
+        for w in range(keys.shape[1]):  # a word at a time, written in place: the decoding is memory-bound
             lo, hi = w * SITES_PER_WORD, min(self.n, (w + 1) * SITES_PER_WORD)
-            out[:, lo:hi] = (keys[:, w:w + 1] >> shifts[: hi - lo]) & 3
+            o = out[:, lo:hi]
+            if _is_torch(keys):
+                torch_shift(keys[:, w:w + 1], shifts[: hi - lo], out=o)
+                o.bitwise_and_(3)
+            else:
+                o[...] = (keys[:, w:w + 1] >> shifts[: hi - lo]) & 3
         return out
 
     def first_difference(self, keys1, keys2):
