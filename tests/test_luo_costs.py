@@ -242,3 +242,16 @@ def test_connected_strings_from_their_samples_prefix_give_the_same_cost_and_grad
         ref_v, ref_g = results[i % 2]
         assert abs(results[i][0] - ref_v) < 1e-10 * abs(ref_v)
         assert torch.allclose(results[i][1], ref_g, atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_prepare_on_cuda_matches_cpu():
+    """The preparation runs on the network's device: on a GPU it gives the CPU's batch entry by entry
+    (two key words at N = 40, duplicated samples)."""
+    lind = POVMLindbladian(SpinSystem(Lattice((40,), True), (1.0, 0.5, 0.2), (0.3, 0.0, 0.1),
+                                      (Jump("sigma_minus", 1.0),)), "tetrahedral")
+    a = np.random.default_rng(6).integers(0, 4, size=(400, 40))
+    a[200:300] = a[:100]
+    cpu, gpu = prepare(lind, a, dtype=torch.float64), prepare(lind, a, device="cuda", dtype=torch.float64)
+    for name in ("strings", "a_index", "weights", "rows", "cols", "mel", "parent", "first", "keys"):
+        assert torch.equal(getattr(cpu, name), getattr(gpu, name).cpu()), name
