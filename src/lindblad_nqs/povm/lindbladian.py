@@ -144,7 +144,8 @@ class POVMLindbladian:
 
     def decode(self, keys, out=None):
         """(B, N) strings of (B, W) keys, written into ``out`` when given."""
-        if _is_torch(keys):
+        in_torch = _is_torch(keys)
+        if in_torch:
             from torch import bitwise_right_shift as torch_shift
 
             out = keys.new_empty((keys.shape[0], self.n)) if out is None else out
@@ -156,7 +157,7 @@ class POVMLindbladian:
         for w in range(keys.shape[1]):  # a word at a time, written in place: the decoding is memory-bound
             lo, hi = w * SITES_PER_WORD, min(self.n, (w + 1) * SITES_PER_WORD)
             o = out[:, lo:hi]
-            if _is_torch(keys):
+            if in_torch:
                 torch_shift(keys[:, w:w + 1], shifts[: hi - lo], out=o)
                 o.bitwise_and_(3)
             else:
