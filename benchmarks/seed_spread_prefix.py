@@ -63,6 +63,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--mode", choices=["prefix", "full"], default="prefix")
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    ap.add_argument("--samples", type=int, help="samples per inner iteration (default: the quick config's)")
     ap.add_argument("--out")
     a = ap.parse_args()
     if a.summarise:
@@ -78,6 +79,8 @@ def main() -> int:
         spec = copy.deepcopy(runs["luo_chain_dyn"]["base"].spec)
         spec["seed"] = seed
         spec["method"]["dtype"] = a.dtype
+        if a.samples:
+            spec["method"]["samples"] = a.samples
         for t, v in sz_curve(spec).items():
             rows.append({"mode": a.mode, "seed": seed, "t": t, "sz": v, "exact": exact[t], "error": abs(v - exact[t])})
         last = rows[-1]
