@@ -1,4 +1,4 @@
-"""Can the CNN density operator represent a steady state at all? A supervised fit of the exact rho.
+"""Can a density-operator network represent a steady state at all? A supervised fit of the exact rho.
 
 The L2 steady-state runs minimise ||L rho||^2 / ||rho||^2 by Monte Carlo; when they end far from the exact
 observables, the cause may be the sampling, the optimiser or the ansatz. This script removes the first
@@ -15,6 +15,7 @@ the best observables.
 
     python benchmarks/fit_exact_rho.py --system square2x3 --steps 3000 --l2-steps 3000
     python benchmarks/fit_exact_rho.py --system square3x3 --set '{features: [6, 6, 6], kernels: [2, 2, 2]}'
+    python benchmarks/fit_exact_rho.py --system square2x3 --method rbm_ndo --set '{alpha: 1, ancilla: 1}'
 
 Prints the infidelity and the observables of the normalised fit every --every steps, next to exact.
 """
@@ -36,7 +37,7 @@ from lindblad_nqs.exact.dynamics import dense_expect  # noqa: E402
 from lindblad_nqs.exact.steady import solve_sector  # noqa: E402
 from lindblad_nqs.liouvillian.connected import dense_liouvillian  # noqa: E402
 from lindblad_nqs.observables import evaluate  # noqa: E402
-from lindblad_nqs.solvers.steady_l2 import _check, cnn_module  # noqa: E402
+from lindblad_nqs.solvers.steady_l2 import MODULES, _check  # noqa: E402
 from lindblad_nqs.spec import parse_spec  # noqa: E402
 from lindblad_nqs.vmc.configs import all_doubled, in_parity_sector  # noqa: E402
 
@@ -56,7 +57,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--system", default="square2x3", choices=sorted(SYSTEMS))
     ap.add_argument("--Jy", type=float, default=1.8)
-    ap.add_argument("--set", default="{}", help="CNN options as a YAML mapping (features, kernels, pooling, ...)")
+    ap.add_argument("--method", default="cnn", choices=sorted(MODULES))
+    ap.add_argument("--set", default="{}", help="network options as a YAML mapping (features, kernels, alpha, ...)")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--l2-steps", type=int, default=0, help="then Adam on the exact L2 cost from the fit")
@@ -65,9 +67,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     system = {**SYSTEMS[a.system], "preset": {**HEIS, "Jy": a.Jy}}
     spec = parse_spec({"system": system, "task": {"kind": "steady"},
-                       "method": {"name": "cnn", **yaml.safe_load(a.set)}, "observables": OBS, "seed": a.seed})
+                       "method": {"name": a.method, **yaml.safe_load(a.set)}, "observables": OBS, "seed": a.seed})
     n = spec.system.n_sites
-    module = cnn_module(spec, _check(spec))
+    module = MODULES[a.method](spec, _check(spec))
     rho_ex = solve_sector(spec.system).rho
     ex = dense_expect(rho_ex, n)
     exact = {o.name: evaluate(o, ex) for o in spec.observables}

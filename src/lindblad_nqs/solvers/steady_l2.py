@@ -174,13 +174,19 @@ def solve_cnn(spec: RunSpec, ctx: RunContext) -> Result:
     return _run(spec, ctx, module, p, {"ansatz": "cnn", "padding_periodic": module.periodic})
 
 
-@register("rbm_ndo", RBM_DEFAULTS, tasks=("steady",))
-def solve_rbm(spec: RunSpec, ctx: RunContext) -> Result:
+def rbm_module(spec: RunSpec, p: dict):
+    """The purified RBM density operator of a spec with resolved method options ``p``."""
     from ..nets.rbm_ndo import RBMDensityOperator
 
-    p = _check(spec)
     if not p["alpha"] > 0 or not p["ancilla"] > 0 or not p["init_std"] > 0:
         raise SpecError("method.alpha, method.ancilla and method.init_std must be positive")
-    module = RBMDensityOperator(n_sites=spec.system.n_sites, alpha=p["alpha"], beta=p["ancilla"],
-                                init_std=p["init_std"])
-    return _run(spec, ctx, module, p, {"ansatz": "rbm_ndo"})
+    return RBMDensityOperator(n_sites=spec.system.n_sites, alpha=p["alpha"], beta=p["ancilla"], init_std=p["init_std"])
+
+
+MODULES = {"cnn": cnn_module, "rbm_ndo": rbm_module}
+
+
+@register("rbm_ndo", RBM_DEFAULTS, tasks=("steady",))
+def solve_rbm(spec: RunSpec, ctx: RunContext) -> Result:
+    p = _check(spec)
+    return _run(spec, ctx, rbm_module(spec, p), p, {"ansatz": "rbm_ndo"})
