@@ -256,8 +256,10 @@ def heisenberg_2d(runs, options):
         rows.append(e.assign(source="exact")[["source", "x", "observable", "value", "stderr"]])
     for k, role in enumerate(r for r in runs if r.startswith("cnn")):
         d = _vs_sweep(runs[role], "sz")
+        first = d["point"].iloc[0]
+        n_params = runs[role].provenance(first).get("n_params")
         ax.errorbar(d["x"], d["value"], d["stderr"], fmt="os^v"[k % 4], color=f"C{k}", capsize=2, ms=4,
-                    label=f"CNN {runs[role].shape_label(d['point'].iloc[0])}")
+                    label=f"CNN {runs[role].shape_label(first)}" + (f", {n_params} parameters" if n_params else ""))
         rows.append(d.assign(source=role)[["source", "x", "observable", "value", "stderr"]])
     ax.set_xlabel(r"$J_y/\gamma$")
     ax.set_ylabel(r"$\langle\sigma^z\rangle$")
