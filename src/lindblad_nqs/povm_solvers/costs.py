@@ -118,8 +118,13 @@ def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = Fals
 PREFIX_EVALUATION = True  # False sends every string through the full pass (benchmarks compare the two)
 
 
+def evaluates_from_parents(model) -> bool:
+    """Whether the model's connected strings go through the prefix path (so prepare() gives parents)."""
+    return PREFIX_EVALUATION and hasattr(model, "log_prob_from_parents")
+
+
 def shares_prefixes(model, batch: ConnectedBatch) -> bool:
-    return PREFIX_EVALUATION and hasattr(model, "log_prob_from_parents") and batch.parent is not None
+    return evaluates_from_parents(model) and batch.parent is not None
 
 
 def _from_parents(model, batch: ConnectedBatch, pp, start: int, stop: int) -> torch.Tensor:

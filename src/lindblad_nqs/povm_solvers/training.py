@@ -16,8 +16,8 @@ from ..model import SpinSystem
 from ..observables import Observable
 from ..povm import POVMLindbladian, estimate, get_povm
 from ..povm.observables import pauli_string_samples
-from .costs import (ConnectedBatch, batch_log_prob, l1_cost, log_prob_chunked, prepare, shares_prefixes,
-                    trapezoid_cost)
+from .costs import (ConnectedBatch, batch_log_prob, evaluates_from_parents, l1_cost, log_prob_chunked, prepare,
+                    shares_prefixes, trapezoid_cost)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class POVMTrainer:
 
     def prepare(self, a, weights=None) -> ConnectedBatch:
         return prepare(self.lind, a, weights, device=self.device, dtype=self.dtype,
-                       parents=hasattr(self.model, "log_prob_from_parents"))
+                       parents=evaluates_from_parents(self.model))
 
     # --- sampling and observables -------------------------------------------------------------------
     def sample(self, n: int) -> torch.Tensor:
