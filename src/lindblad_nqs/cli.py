@@ -15,23 +15,36 @@ class CliError(ValueError):
     """A bad command-line argument (reported like a bad spec)."""
 
 
-def _solve(args) -> int:
-    from .methods import RunContext, get_method
-    from .results import device_description, package_versions, write_result
-    from .spec import load_spec
+def _check_threads(args) -> None:
+    if args.threads < 1:
+        raise CliError(f"--threads must be at least 1, got {args.threads}")
 
-    spec = load_spec(args.spec)
+
+def _solve(args) -> int:
+    from .checks import check_rows
+    from .methods import RunContext, get_method
+    from .results import device_description, output_problem, package_versions, write_result
+    from .spec import check_resources, load_spec
+
+    _check_threads(args)
     out = Path(args.out)
     if out.suffix != ".csv":
         raise CliError(f"--out must name a .csv file, got {out}")
+    spec = load_spec(args.spec)
+    problem = output_problem(out)
+    if problem:
+        raise CliError(f"--out {out}: {problem}")
     state_dir = Path(args.state_dir) if args.state_dir else out.with_suffix("").parent / (out.stem + ".state")
     init_state = Path(args.init_state) if args.init_state else None
     if init_state is not None and not init_state.is_dir():
         raise CliError(f"--init-state {init_state} is not a directory")
+    check_resources(spec, args.threads)
     ctx = RunContext(state_dir=state_dir, threads=args.threads, progress=args.progress, init_state=init_state)
     start = time.time()
     result = get_method(spec.method).solve(spec, ctx)
     wall = time.time() - start
+    for warning in check_rows(result.rows, spec.observables, result.info, result.history):
+        print(f"lindblad-nqs: warning: {warning}", file=sys.stderr)
     provenance = {
         "spec": spec.raw,
         "spec_hash": spec.hash,
@@ -50,9 +63,12 @@ def _solve(args) -> int:
 
 
 def _validate(args) -> int:
-    from .spec import load_spec
+    """The checks of `solve` that come before any computation, the machine's memory included."""
+    from .spec import check_resources, load_spec
 
+    _check_threads(args)
     spec = load_spec(args.spec)
+    check_resources(spec, args.threads)
     print(f"ok: method {spec.method}, {spec.system.n_sites} sites, task {spec.task.kind}, hash {spec.hash}")
     return 0
 
@@ -112,6 +128,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=_solve)
     p = sub.add_parser("validate", help="check a spec without running it")
     p.add_argument("spec")
+    p.add_argument("--threads", type=int, default=1, help="as for solve (the memory check counts processes)")
     p.set_defaults(func=_validate)
     p = sub.add_parser("figure", help="draw a figure from result tables")
     p.add_argument("paper")
@@ -128,11 +145,12 @@ def main(argv=None) -> int:
     p.set_defaults(func=_methods)
     args = parser.parse_args(argv)
 
+    from .checks import RunError
     from .spec import SpecError
 
     try:
         return args.func(args)
-    except (SpecError, CliError) as e:
+    except (SpecError, CliError, RunError) as e:
         print(f"lindblad-nqs: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

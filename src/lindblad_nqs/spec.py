@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import numbers
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +55,32 @@ class RunSpec:
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _float_hint(value) -> str:
+    """A hint for a number that YAML read as a string: YAML 1.1 wants a dot and a signed exponent (1.0e+3)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        x = float(value)
+    except ValueError:
+        return ""
+    if not math.isfinite(x):
+        return ""
+    text = value.strip().lower().replace("_", "")
+    if "e" not in text:
+        return " (a number in quotes is a string: write it without quotes)"
+    mantissa, exponent = text.split("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if exponent[:1] not in "+-":
+        exponent = "+" + exponent
+    return f" (YAML 1.1 reads {value} as a string: write {mantissa}e{exponent})"
+
+
 def _number(value, key: str, minimum: float | None = None, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SpecError(f"{key} must be a number, got {value!r}")
+        raise SpecError(f"{key} must be a number, got {value!r}{_float_hint(value)}")
+    if not math.isfinite(value):
+        raise SpecError(f"{key} must be a finite number, got {value!r}")
     if positive and not value > 0:
         raise SpecError(f"{key} must be positive, got {value!r}")
     if minimum is not None and value < minimum:
@@ -142,6 +167,10 @@ def parse_task(raw) -> Task:
     ratio = save / dt
     if abs(ratio - round(ratio)) > 1e-6:
         raise SpecError(f"task.save_every ({save}) must be a multiple of task.dt ({dt})")
+    ratio = t_final / save
+    if abs(ratio - round(ratio)) > 1e-6:
+        raise SpecError(f"task.t_final ({t_final}) must be a multiple of task.save_every ({save}): the saved "
+                        f"times would stop short of t_final or run past it")
     init = _mapping(raw.get("initial", {"product": "z+"}), "task.initial", {"product"})
     label = init.get("product")
     if label not in PRODUCT_STATES:
@@ -165,6 +194,11 @@ def parse_spec(raw) -> RunSpec:
         raise SpecError("method must be a mapping with a name, e.g. {name: exact}")
     params = {k: v for k, v in method.items() if k != "name"}
     info = get_method(method["name"])
+    for key, value in params.items():
+        default = info.defaults.get(key)
+        hint = _float_hint(value)
+        if hint and isinstance(default, numbers.Real) and not isinstance(default, bool):
+            raise SpecError(f"method.{key} must be a number, got {value!r}{hint}")
     if task.kind not in info.tasks:
         raise SpecError(f"method {info.name} does not solve task.kind {task.kind}; it solves: {', '.join(sorted(info.tasks))}")
     params = info.resolve(params)
@@ -175,23 +209,76 @@ def parse_spec(raw) -> RunSpec:
         observables = tuple(parse_observable(o, system.lattice) for o in obs_raw)
     except ValueError as e:
         raise SpecError(str(e)) from None
+    seen = set()
+    for o in obs_raw:
+        if str(o) in seen:
+            raise SpecError(f"observable {o!r} is listed twice in observables")
+        seen.add(str(o))
     seed = raw.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SpecError(f"seed must be a non-negative integer, got {seed!r}")
     resolved = dict(raw, system=system.to_dict(), method={"name": info.name, **params}, seed=seed)
-    return RunSpec(system, task, info.name, params, observables, seed, resolved)
+    spec = RunSpec(system, task, info.name, params, observables, seed, resolved)
+    _method_hook(info, "check_spec", spec)
+    return spec
+
+
+def _method_hook(info, name: str, *args) -> None:
+    """Call `name` of the solver module of `info` if it defines one. A solver module may define
+    check_spec(spec): checks of its method keys that need no machine, run by parse_spec (so by solve,
+    validate and the workflow's DAG construction); check_resources(spec, threads): whether the run fits
+    this machine (memory), run by solve and validate before any computation. Both raise SpecError."""
+    fn = getattr(sys.modules.get(info.solve.__module__), name, None)
+    if fn is not None:
+        fn(*args)
+
+
+def check_resources(spec: RunSpec, threads: int = 1) -> None:
+    """Refuse a run that will not fit this machine, before it starts (see _method_hook)."""
+    from .methods import get_method
+
+    _method_hook(get_method(spec.method), "check_resources", spec, threads)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # the base class reports unhashable keys
+            if key in seen:
+                raise SpecError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
+                                f"(first at line {seen[key] + 1}): each key may appear once")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
 
 
 def load_spec(path: str | Path) -> RunSpec:
+    return parse_spec(load_yaml(path, "run spec"))
+
+
+def load_yaml(path: str | Path, what: str = "YAML file"):
+    """A YAML document from a UTF-8 text file, every problem a one-line SpecError."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as e:
-        raise SpecError(f"cannot read run spec {path}: {e.strerror}") from None
+        raise SpecError(f"cannot read {what} {path}: {e.strerror}") from None
+    if b"\0" in data:
+        raise SpecError(f"{what} {path} is a binary file, not YAML text")
     try:
-        raw = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{what} {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"malformed YAML in {path}{where}: {getattr(e, 'problem', e)}") from None
-    return parse_spec(raw)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"malformed YAML in {path}{where}: {problem}") from None

@@ -22,6 +22,24 @@ from ..model import PRODUCT_STATES, SpinSystem
 
 MAX_SITES = 12  # the orbit table holds 4^N entries
 
+# Peak memory of SymmetricSector.build, measured on chains of 6-9 sites and the 3x3 lattice (the padded
+# connected elements dominate: about 400 bytes per orbit and local term, plus the 4^N orbit tables),
+# with a margin; a sparse LU of the sector (solve_sector) adds about 1000 * dim^1.5 bytes there.
+BYTES_PER_TABLE_ENTRY = 64
+BYTES_PER_ORBIT_TERM = 512
+LU_BYTES = 1200.0
+
+
+def estimated_dim(system: SpinSystem, even_parity_only: bool = False) -> int:
+    """About the number of orbits (the sector dimension), without building them."""
+    g = len(system.lattice.symmetry_permutations)
+    return int(1.05 * 4**system.n_sites / g / (2 if even_parity_only else 1)) + 1
+
+
+def build_bytes(system: SpinSystem, dim: int) -> float:
+    """Estimated peak memory of building a sector (or the full Liouvillian) of `dim` orbits."""
+    return 4**system.n_sites * BYTES_PER_TABLE_ENTRY + dim * max(1, len(local_terms(system))) * BYTES_PER_ORBIT_TERM
+
 
 def _permute_bits(perm: np.ndarray, n: int) -> np.ndarray:
     """table[c] = configuration c with site i moved to site perm[i], for every c in [0, 2^n)."""

@@ -15,17 +15,55 @@ from ..observables import evaluate
 from ..spec import RunSpec, SpecError
 
 
-@register("exact", {"solver": "sector", "save_rho": False})
-def solve(spec: RunSpec, ctx: RunContext) -> Result:
-    from ..exact import dynamics, steady
+def check_spec(spec: RunSpec) -> None:
     from ..exact.sector import MAX_SITES
 
     n = spec.system.n_sites
     if n > MAX_SITES:
         raise SpecError(f"method exact handles at most {MAX_SITES} sites, this lattice has {n}: use method mcwf")
+    if spec.params["solver"] not in ("sector", "qutip"):
+        raise SpecError(f"method.solver must be sector or qutip, got {spec.params['solver']!r}")
+    if spec.task.kind == "steady":
+        from ..exact.steady import _not_unique, conserved_quantity
+
+        reason = conserved_quantity(spec.system)
+        if reason:
+            raise SpecError(str(_not_unique(reason)))
+
+
+def estimated_bytes(spec: RunSpec) -> float:
+    """Peak memory of the run, estimated from the sizes alone (see exact.sector)."""
+    from ..exact.sector import build_bytes, estimated_dim
+    from ..exact.steady import steady_bytes
+
+    system, solver = spec.system, spec.params["solver"]
+    if spec.task.kind == "steady":
+        return steady_bytes(system, solver)
+    full = 4**system.n_sites  # elements of rho
+    n_times = len(spec.task.save_times)
+    dim = full if solver == "qutip" else estimated_dim(system)
+    kept = n_times * full * 16 * (2 if spec.params["save_rho"] else 0)  # the list and its array
+    states = n_times * (full if solver == "qutip" else dim) * 16  # expm_multiply's or mesolve's saved states
+    return build_bytes(system, dim) + states + kept + 48 * full
+
+
+def check_resources(spec: RunSpec, threads: int = 1) -> None:
+    from ..checks import require_memory
+
+    n = spec.system.n_sites
+    require_memory(estimated_bytes(spec), f"method exact on {n} sites ({spec.task.kind}, solver "
+                   f"{spec.params['solver']})", "use method mcwf, a smaller lattice, or more symmetry "
+                   "(a periodic boundary)" + (", or save_rho: false" if spec.params["save_rho"] else ""))
+
+
+@register("exact", {"solver": "sector", "save_rho": False})
+def solve(spec: RunSpec, ctx: RunContext) -> Result:
+    from ..exact import dynamics, steady
+
+    check_spec(spec)
+    check_resources(spec, ctx.threads)
+    n = spec.system.n_sites
     solver = spec.params["solver"]
-    if solver not in ("sector", "qutip"):
-        raise SpecError(f"method.solver must be sector or qutip, got {solver!r}")
     rows, info, saved = [], {"solver": solver}, {}
     if spec.task.kind == "steady":
         ss = steady.solve_sector(spec.system) if solver == "sector" else steady.solve_qutip(spec.system)
