@@ -190,3 +190,6 @@ MODULES = {"cnn": cnn_module, "rbm_ndo": rbm_module}
 def solve_rbm(spec: RunSpec, ctx: RunContext) -> Result:
     p = _check(spec)
     return _run(spec, ctx, rbm_module(spec, p), p, {"ansatz": "rbm_ndo"})
+
+
+check_spec = _check  # run by spec.parse_spec: validate and the workflow see the same checks

@@ -140,6 +140,9 @@ def _check_params(spec: RunSpec) -> dict:
     return p
 
 
+check_spec = _check_params  # run by spec.parse_spec: validate and the workflow see the same checks
+
+
 def _device(name: str) -> str:
     import torch
 
@@ -194,17 +197,41 @@ def _net_config(p: dict):
     return NetConfig(p["n_layers"], p["d_model"], p["n_heads"], p["d_ff"], str(p["strings"]), p["dtype"])
 
 
-def _load_init(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str):
-    """Model of run k of the finished run in ctx.init_state (var+dyn): its network and POVM."""
+def load_tensors(path: Path, device: str, required: tuple[str, ...] = ()) -> dict:
+    """A checkpoint or model file, read as tensors and plain containers only (torch's weights_only
+    unpickler: a crafted file cannot run code); a file that does not read so is refused by name."""
+    import pickle
+    import zipfile
+
     import torch
 
+    from ..checks import RunError
+
+    try:
+        data = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError,
+            AttributeError, TypeError, KeyError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise RunError(f"{path} is corrupt or not a checkpoint of this program ({type(e).__name__}: "
+                       f"{reason[:200]}); delete it to start afresh") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path} is not a checkpoint of this program (it holds a {type(data).__name__}); delete it")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise RunError(f"{path} is not a checkpoint of this program (no {missing[0]!r}); delete it")
+    return data
+
+
+def _load_init(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str):
+    """Model of run k of the finished run in ctx.init_state (var+dyn): its network and POVM."""
+    from ..checks import RunError
     from ..povm_solvers.training import NetConfig, build_model
 
     path = Path(ctx.init_state) / f"model_run{k}.pt"
     if not path.exists():
         raise SpecError(f"--init-state {ctx.init_state} has no {path.name}; it must be a finished transformer run "
                         f"with at least {p['seeds']} run(s) (method.seeds)")
-    ck = torch.load(path, map_location=device, weights_only=False)
+    ck = load_tensors(path, device, required=("n_sites", "povm", "net", "model"))
     if ck["n_sites"] != spec.system.n_sites:
         raise SpecError(f"--init-state model has {ck['n_sites']} sites, this system {spec.system.n_sites}")
     if ck["povm"] != p["povm"]:
@@ -214,7 +241,10 @@ def _load_init(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str):
         raise SpecError(f"the network of --init-state ({ck['net']}) differs from method.* "
                         f"({_net_config(p).to_dict()}); give the same n_layers, d_model, n_heads, d_ff, strings, dtype")
     model = build_model(spec.system, cfg, None, device)
-    model.load_state_dict(ck["model"])
+    try:
+        model.load_state_dict(ck["model"])
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise RunError(f"{path}: its parameters do not fit the network ({str(e).splitlines()[0][:200]})") from None
     return model
 
 
@@ -244,7 +274,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
     rows: list[tuple] = []
     it0 = step0 = 0
     if ckpt.exists():  # resume
-        ck = torch.load(ckpt, map_location=device, weights_only=False)
+        ck = load_tensors(ckpt, device)
         if ck.get("spec_hash") == spec.hash:
             model.load_state_dict(ck["model"])
             if ck.get("opt") is not None:
