@@ -93,6 +93,46 @@ def expand_runs(config: dict) -> dict[str, dict[str, Point]]:
     return out
 
 
+class ConfigError(ValueError):
+    """A pipeline config that cannot build its DAG, with a one-line reason naming the config entry."""
+
+
+def _near(name: str, names) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(names), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def checked_runs(config: dict) -> dict[str, dict[str, Point]]:
+    """expand_runs, then every point's spec through the same checks as `lindblad-nqs validate` (method
+    keys included, not the machine's memory: the DAG may be built on another machine than the jobs), and
+    every figure's runs resolved: a bad entry fails here, naming it, not in an input function or a job."""
+    from .spec import SpecError, parse_spec
+
+    try:
+        runs = expand_runs(config)
+    except KeyError as e:
+        raise ConfigError(f"a run of the config lacks the key {e}") from None
+    except (ValueError, TypeError) as e:
+        raise ConfigError(str(e)) from None
+    for name, points in runs.items():
+        for label, point in points.items():
+            try:
+                parse_spec(point.spec)
+            except SpecError as e:
+                where = f"runs.{name}" + (f" (point {label})" if label != "base" else "")
+                raise ConfigError(f"{where}: {e}") from None
+    for paper, figs in config.get("figures", {}).items():
+        for fig, entry in (figs or {}).items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("runs"), dict):
+                raise ConfigError(f"figures.{paper}.{fig}: needs runs: {{role: run name}}")
+            for role, run in entry["runs"].items():
+                if run not in runs:
+                    raise ConfigError(f"figures.{paper}.{fig}.runs.{role}: unknown run {run!r}{_near(run, runs)}")
+    return runs
+
+
 def uses_gpu(point: Point, config: dict) -> int:
     return int(config.get("device", "cpu") == "gpu" and point.spec["method"]["name"] in GPU_METHODS)
 

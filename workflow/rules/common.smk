@@ -9,7 +9,11 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 # Interpreter that runs the workflow: the package is installed beside snakemake.
 PY = sys.executable
-RUNS = pipeline.expand_runs(config)
+try:
+    RUNS = pipeline.checked_runs(config)
+except pipeline.ConfigError as e:
+    # one line naming the config entry, before any job or input function runs
+    sys.exit(f"config error: {e}")
 FIGURES = pipeline.figure_targets(config)
 
 wildcard_constraints:
