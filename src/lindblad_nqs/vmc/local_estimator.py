@@ -55,11 +55,12 @@ class LocalLiouvillian:
     """Connected elements of the Liouvillian of `system` (of its adjoint L^dag if `adjoint`);
     `connected` and `local_values` are jittable."""
 
-    def __init__(self, system: SpinSystem, adjoint: bool = False):
+    def __init__(self, system: SpinSystem, adjoint: bool = False, dtype=np.complex64):
         import jax.numpy as jnp
 
         self.system = system
         self.n_sites = system.n_sites
+        self.dtype = np.dtype(dtype)  # complex128 for time evolution (needs jax x64)
         self.groups = _compile_groups(system, adjoint=adjoint)
         self.n_conn = int(sum(g.sites.shape[0] * g.cols.shape[1] for g in self.groups))
         n = self.n_sites
@@ -71,8 +72,8 @@ class LocalLiouvillian:
                     onehot[t, j, s] = 1.0
             self._static.append((g.k, g.cols.shape[1]))
             self.tables.append(dict(sites=jnp.asarray(g.sites), onehot=jnp.asarray(onehot),
-                                    diag=jnp.asarray(g.diag.astype(np.complex64)), cols=jnp.asarray(g.cols),
-                                    vals=jnp.asarray(g.vals.astype(np.complex64))))
+                                    diag=jnp.asarray(g.diag.astype(self.dtype)), cols=jnp.asarray(g.cols),
+                                    vals=jnp.asarray(g.vals.astype(self.dtype))))
 
     def connected(self, x, tables=None):
         """x: (B, 2, N) int8 -> (diag (B,), xc (B, M, 2, N) int8, mel (B, M)).
@@ -85,7 +86,7 @@ class LocalLiouvillian:
         tables = self.tables if tables is None else tables
         B = x.shape[0]
         xi = x.astype(jnp.int32)
-        diag = jnp.zeros((B,), jnp.complex64)
+        diag = jnp.zeros((B,), self.dtype)
         xcs, mels = [], []
         for (k, m), g in zip(self._static, tables):
             shifts = (k - 1 - jnp.arange(k)).astype(jnp.int32)
@@ -107,7 +108,7 @@ class LocalLiouvillian:
             xcs.append(xc)
             mels.append(g["vals"][row].reshape(B, -1))
         if not xcs:
-            return diag, jnp.zeros((B, 0, 2, self.n_sites), jnp.int8), jnp.zeros((B, 0), jnp.complex64)
+            return diag, jnp.zeros((B, 0, 2, self.n_sites), jnp.int8), jnp.zeros((B, 0), self.dtype)
         return diag, jnp.concatenate(xcs, 1).astype(jnp.int8), jnp.concatenate(mels, 1)
 
     def local_values(self, log_rho, x, log_rho_x=None, tables=None):

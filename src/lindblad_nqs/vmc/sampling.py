@@ -108,7 +108,7 @@ class MetropolisSampler:
             ok = jnp.log(u[:, 4]) < logr
             x = jnp.where(ok[:, None, None], xn, x)
             lr = jnp.where(ok, lrn, lr)
-            return (x, lr, acc + ok.sum()), None
+            return (x, lr, acc + ok.sum(dtype=jnp.int32)), None
 
         def sweep(carry, key):
             u = jax.random.uniform(key, (self.sweep, self.n_chains, 5), minval=1e-12)

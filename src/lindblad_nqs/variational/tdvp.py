@@ -1,0 +1,65 @@
+"""The time-dependent variational principle from samples, shared by the density-matrix and POVM TDVPs.
+
+For log values v(x) of a state (log rho(l, r), or log p(a)) with log-derivatives O_k(x) and the local
+value E(x) = (L rho)(x) / rho(x) (or sum_b L_a^b p(b) / p(a)), the best update theta_dot minimises
+
+    sum_x w(x) | sum_k theta_dot_k dO_k(x) - dE(x) |^2,    dO = O - <O>_w,  dE = E - <E>_w,
+
+over real theta_dot (centring drops the change of normalisation, which carries no physics), i.e.
+S theta_dot = F with S = Re <dO^* dO>_w and F = Re <dO^* dE>_w. With A the stacked real and imaginary
+parts of sqrt(w) dO (S = A^T A) and b those of sqrt(w) dE (F = A^T b), the TDVP residual
+|A theta_dot - b|^2 / |b|^2 says which fraction of L rho the update misses (0: exact in the manifold).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import linsolve
+
+
+@dataclass
+class TDVPOptions:
+    method: str = "soft"  # a linsolve method
+    shift: float = 0.0
+    rcond: float = 1e-8
+    snr_tol: float = 2.0
+
+
+def _stack(z, xp):
+    return xp.concatenate([z.real, z.imag], axis=0) if xp.iscomplexobj(z) else z
+
+
+def equation(O, E, w=None, xp=None):
+    """(A, b, per_sample) of the TDVP from log-derivatives O (B, P), local values E (B,), weights w
+    (B,) summing to one (None: equal weights). per_sample (B, P) has mean F for equal weights."""
+    import jax.numpy as jnp
+
+    xp = jnp if xp is None else xp
+    B = O.shape[0]
+    w = xp.full((B,), 1.0 / B, dtype=xp.real(O).dtype) if w is None else w
+    Oc = O - xp.sum(w[:, None] * O, axis=0)
+    Ec = E - xp.sum(w * E)
+    sw = xp.sqrt(w)
+    A = _stack(sw[:, None] * Oc, xp)
+    b = _stack(sw * Ec, xp)
+    per_sample = xp.real(xp.conj(Oc) * Ec[:, None])
+    return A, b, per_sample
+
+
+def solve(O, E, opts: TDVPOptions, w=None, xp=None):
+    """theta_dot and its diagnostics: residual, condition of the kept spectrum, cut-off count, and
+    the metric's square root A (for step-size control in the metric S)."""
+    import jax.numpy as jnp
+
+    xp = jnp if xp is None else xp
+    A, b, per_sample = equation(O, E, w, xp)
+    F = A.T @ b
+    x, info = linsolve.solve(F, A=A, method=opts.method, shift=opts.shift, rcond=opts.rcond,
+                             snr_tol=opts.snr_tol, per_sample=per_sample, xp=xp)
+    r = A @ x - b
+    bb = xp.sum(b * b)
+    residual = xp.where(bb > 0, xp.sum(r * r) / xp.where(bb > 0, bb, 1.0), 0.0)
+    diag = {"residual": residual, "condition": info.condition, "cut": info.cut, "kept": info.kept,
+            "lambda_max": info.lambda_max}
+    return x, A, diag
