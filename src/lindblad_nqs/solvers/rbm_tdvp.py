@@ -17,8 +17,8 @@ from ..methods import Result, RunContext, register
 from ..spec import RunSpec, SpecError
 
 DEFAULTS = {
-    "hidden": 4,  # M: hidden units of the row (and, conjugated, column) layer
-    "mixing": 4,  # M~: mixing units
+    "hidden": 8,  # M: hidden units of the row (and, conjugated, column) layer
+    "mixing": 8,  # M~: mixing units
     "n_samples": 2000,
     "n_chains": 50,
     "sweep": 0,
@@ -28,13 +28,13 @@ DEFAULTS = {
     "tol": 1e-3,
     "dt_min": 1e-7,
     "dt_max": 0.0,
-    "regularization": "soft",
-    "diag_shift": 0.0,
+    "regularization": "shift",
+    "diag_shift": 1e-5,
     "rcond": 1e-6,
     "snr_tol": 2.0,
     "float64": True,
-    "init_noise": 1e-3,
-    "bias_std": 0.5,
+    "init_noise": 1e-2,
+    "bias_std": 1.0,
     "z_bias": 6.0,
     "obs_samples": 8000,
     "obs_chains": 100,
