@@ -1,0 +1,107 @@
+"""rbm_tdvp (hartmann2019): the ansatz's guarantees, its derivatives, the sector rule and resuming."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+from lindblad_nqs.cli import main  # noqa: E402
+from lindblad_nqs.model import PRODUCT_STATES  # noqa: E402
+from lindblad_nqs.nets.rbm_dm import RBMDensityMatrix, n_complex_parameters  # noqa: E402
+from lindblad_nqs.spec import parse_system  # noqa: E402
+from lindblad_nqs.variational.state import FlatState  # noqa: E402
+from lindblad_nqs.vmc.configs import all_doubled  # noqa: E402
+from lindblad_nqs.vmc.evolution import sector_for_dynamics  # noqa: E402
+
+
+def _rho(module, params, n):
+    lv = np.asarray(module.apply(params, jnp.asarray(all_doubled(n))))
+    rho = np.exp(lv - lv.real.max()).reshape(2**n, 2**n)
+    return rho / np.trace(rho)
+
+
+def test_parameter_count_of_the_paper():
+    m = RBMDensityMatrix(16, 12, 12)
+    p = m.init(jax.random.key(0), jnp.zeros((1, 2, 16), jnp.int8))
+    state = FlatState.from_module(m, p)
+    assert state.n_params == 2 * 424 == 2 * n_complex_parameters(16, 12, 12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hermitian_and_positive_for_random_parameters(seed):
+    with jax.enable_x64(True):
+        m = RBMDensityMatrix(3, 3, 2, init_noise=0.7, bias_std=0.7, dtype=jnp.float64)
+        p = m.init(jax.random.key(seed), jnp.zeros((1, 2, 3), jnp.int8))
+        rho = _rho(m, p, 3)
+        assert np.abs(rho - rho.conj().T).max() < 1e-12
+        ev = np.linalg.eigvalsh(0.5 * (rho + rho.conj().T))
+        assert ev.min() > -1e-12 and ev.max() < 1 and np.sort(ev)[-2] > 1e-6  # mixed, and positive
+
+
+@pytest.mark.parametrize("label", ["x+", "x-", "y+", "y-", "z+", "z-"])
+def test_product_state_initialisation_is_exact(label):
+    with jax.enable_x64(True):
+        m = RBMDensityMatrix(3, 2, 2, initial=label, init_noise=0.0, dtype=jnp.float64)
+        p = m.init(jax.random.key(0), jnp.zeros((1, 2, 3), jnp.int8))
+        psi = PRODUCT_STATES[label]
+        ps = np.kron(np.kron(psi, psi), psi)
+        tol = 1e-4 if label[0] == "z" else 1e-12  # z: exp(-2 z_bias) in amplitude
+        assert np.abs(_rho(m, p, 3) - np.outer(ps, ps.conj())).max() < tol
+
+
+def test_log_derivatives_against_finite_differences():
+    with jax.enable_x64(True):
+        m = RBMDensityMatrix(3, 2, 2, init_noise=0.3, dtype=jnp.float64)
+        x = jnp.asarray(all_doubled(3)[::7])
+        st = FlatState.from_module(m, m.init(jax.random.key(3), x[:1]), x[:1])
+        O = np.asarray(st.jacobian(st.theta0, x))
+        rng = np.random.default_rng(0)
+        for k in rng.choice(st.n_params, 6, replace=False):
+            e = np.zeros(st.n_params)
+            e[k] = 1e-6
+            fd = (np.asarray(st.log_value(st.theta0 + e, x)) - np.asarray(st.log_value(st.theta0 - e, x))) / 2e-6
+            np.testing.assert_allclose(O[:, k], fd, atol=1e-7)
+
+
+def test_sector_follows_the_initial_state():
+    conserving = parse_system({"lattice": {"shape": [4], "boundary": "periodic"},
+                               "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0}})
+    assert sector_for_dynamics(conserving, "z+") and sector_for_dynamics(conserving, "z-")
+    for label in ("x+", "x-", "y+", "y-"):  # weight in every sector: restricting would be wrong
+        assert not sector_for_dynamics(conserving, label)
+
+
+SPEC = {
+    "system": {"lattice": {"shape": [3], "boundary": "periodic"},
+               "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0}},
+    "task": {"kind": "dynamics", "t_final": 0.06, "dt": 0.01, "save_every": 0.03, "initial": {"product": "x+"}},
+    "method": {"name": "rbm_tdvp", "hidden": 2, "mixing": 2, "n_samples": 300, "n_chains": 20, "obs_samples": 600,
+               "obs_chains": 20, "track_every": 2, "track_samples": 100, "n_discard": 20},
+    "observables": ["sx", "sy", "sz"],
+    "seed": 3,
+}
+
+
+def _solve(tmp_path, spec, name, state=None):
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(spec))
+    out = tmp_path / name / "result.csv"
+    args = ["solve", str(p), "--out", str(out)] + (["--state-dir", str(state)] if state else [])
+    assert main(args) == 0
+    return pd.read_csv(out), pd.read_csv(out.with_suffix(".history.csv"))
+
+
+def test_resumed_evolution_equals_uninterrupted(tmp_path):
+    full, hfull = _solve(tmp_path, SPEC, "full")
+    # the x+ start is outside the parity sector although L conserves parity: sx(0) must be 1, not 0
+    assert abs(full[(full.t == 0) & (full.observable == "sx")].value.iloc[0] - 1) < 0.02
+    # a run stopped at its first save time, then continued with the same state dir
+    short = dict(SPEC, task=dict(SPEC["task"], t_final=0.03))
+    _solve(tmp_path, short, "part", state=tmp_path / "state")
+    resumed, hres = _solve(tmp_path, SPEC, "resumed", state=tmp_path / "state")
+    pd.testing.assert_frame_equal(full, resumed)
+    cols = [c for c in hfull.columns if c != "time_s"]
+    pd.testing.assert_frame_equal(hfull[cols], hres[cols])
