@@ -79,8 +79,8 @@ def fig3(runs, options):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     ax = axes[0]
     ax.semilogy(h.step, (h.sz - m_ss).abs().clip(lower=1e-6), "o-", ms=2,
-                label=f"reference m_ss = {m_ss:.4f} ± {m_err:.1g} ({ref.provenance(pr)['method']}, "
-                      f"N = {ref.n_sites(pr)})")
+                label=f"reference m_ss = {m_ss:.4f}{f' ± {m_err:.1g}' if m_err > 0 else ''} "
+                      f"({ref.provenance(pr)['method']}, N = {ref.n_sites(pr)})")
     if m_err > 0:
         ax.axhline(m_err, color="grey", ls=":", label="reference error")
     ax.set_ylabel(r"$|m - m_{ss}|$ (site average of $\sigma^z$)")
