@@ -47,7 +47,7 @@ def bench(n, n_samples, repeat, seed=0):
     from lindblad_nqs.vmc.sampling import prng_key
 
     system = SpinSystem(Lattice((n,), True), (0.0, 0.0, 0.5), (0.5, 0.0, 0.0), (Jump("sigma_minus", 1.0),))
-    module = RBMDensityOperator(n_sites=n, alpha=1.0, beta=4.0, init_std=0.1)
+    module = RBMDensityOperator(n_sites=n, alpha=1.0, ancilla=4.0, init_std=0.1)
     theta, unravel = ravel_pytree(module.init(prng_key(seed), jnp.zeros((1, 2, n), jnp.int8)))
     log_rho = jax.jit(lambda x: module.apply(unravel(theta), x))
     ours = LocalLiouvillian(system)

@@ -35,7 +35,7 @@ def bench(n, kind, n_samples, repeat):
 
     system = SpinSystem(Lattice((n,), True), (0.0, 0.0, 0.5), (0.5, 0.0, 0.0), (Jump("sigma_minus", 1.0),))
     module = (CNNDensityOperator(shape=(n,), features=(6, 20), kernels=((3,), (3,)))
-              if kind == "cnn" else RBMDensityOperator(n_sites=n, alpha=1.0, beta=4.0))
+              if kind == "cnn" else RBMDensityOperator(n_sites=n, alpha=1.0, ancilla=4.0))
     params = jax.jit(module.init)(prng_key(0), jnp.zeros((1, 2, n), jnp.int8))
     theta, unravel = ravel_pytree(params)
     log_rho = lambda th, x: module.apply(unravel(th), x)
@@ -103,7 +103,7 @@ def main():
     df = pd.DataFrame(rows)
     piv = df.pivot(index="n_sites", columns="ansatz", values="step_s")
     print(f"\ndevice: {jax.default_backend()}  samples per step: {args.samples}")
-    print("time per step, CNN / RBM (alpha=1, beta=4):")
+    print("time per step, CNN / RBM (alpha=1, ancilla=4):")
     for n, r in piv.iterrows():
         print(f"  N={n:3d}: {r['cnn'] / r['rbm']:.2f}")
     if args.out:

@@ -63,7 +63,6 @@ BAD = {
     "negative rate": (GOOD.replace("rate: 1.0", "rate: -1.0"), "system.jumps[0].rate must be >= 0"),
     "non-numeric rate": (GOOD.replace("rate: 1.0", "rate: fast"), "system.jumps[0].rate must be a number"),
     "unknown method": (GOOD.replace("name: exact", "name: dmrg"), "unknown method.name 'dmrg'"),
-    "planned method": (GOOD.replace("name: exact", "name: rnn_tdvp"), "not available yet"),
     "unknown observable": (GOOD.replace("sx, sy", "sq, sy"), "unknown observable 'sq'"),
     "observable distance": (GOOD.replace('"szsz:1"', '"szsz:0"'), "no site pairs at distance 0"),
     "malformed yaml": ("system: [1, 2\ntask: {", "malformed YAML"),
@@ -125,3 +124,24 @@ def test_failed_solver_leaves_no_partial_output(tmp_path, monkeypatch):
         main(["solve", str(spec), "--out", str(out)])
     assert not out.exists() and not out.with_suffix(".json").exists()
     assert not any(p.name.startswith(".r.") for p in Path(tmp_path).iterdir())
+
+
+def test_methods_lists_every_key_of_one_method_with_its_doc(capsys):
+    from lindblad_nqs.methods import get_method
+
+    assert main(["methods", "rnn_tdvp"]) == 0
+    out = capsys.readouterr().out
+    for name, key in get_method("rnn_tdvp").keys.items():
+        line = next(l for l in out.splitlines() if l.strip().startswith(f"{name} = "))
+        assert key.doc in line and key.allowed() in line
+
+
+def test_gpu_placement_reads_the_registry():
+    from lindblad_nqs import pipeline
+    from lindblad_nqs.methods import discover
+
+    for name, info in discover().items():
+        point = pipeline.Point("r", "p", {"method": {"name": name}}, 1, None)
+        assert pipeline.uses_gpu(point, {"device": "gpu"}) == int(info.uses_gpu)
+        assert pipeline.uses_gpu(point, {}) == 0
+    assert discover()["rnn_tdvp"].uses_gpu and not discover()["exact"].uses_gpu

@@ -34,7 +34,7 @@ def test_paper_parameter_counts():
     assert n_params(shapes(chain, 16)) == 438
     square = CNNDensityOperator(shape=(3, 3), features=(6, 6, 6), kernels=((2, 2),) * 3, pooling="mean")
     assert n_params(shapes(square, 9)) == 350
-    rbm = RBMDensityOperator(n_sites=16, alpha=1, beta=4)
+    rbm = RBMDensityOperator(n_sites=16, alpha=1, ancilla=4)
     assert n_params(shapes(rbm, 16)) == 2 * (256 + 16 + 16) + 2 * 16 * 64 + 64  # 2688
 
 
@@ -75,7 +75,7 @@ def test_cnn_size_independent_parameters():
 
 def test_rbm_hermitian_positive_and_cnn_not_constrained():
     n = 3
-    rbm = RBMDensityOperator(n_sites=n, alpha=1, beta=2, init_std=0.5)
+    rbm = RBMDensityOperator(n_sites=n, alpha=1, ancilla=2, init_std=0.5)
     p = init(rbm, n, seed=3)
     rho = dense_rho(jax.jit(rbm.apply), p, n)
     assert np.allclose(rho, rho.conj().T, atol=1e-6)
@@ -103,7 +103,7 @@ def _flat(module, n, seed):
 def test_full_sum_cost_and_gradient_vs_finite_differences(kind):
     n = SYSTEM.n_sites
     module = (CNNDensityOperator(shape=(n,), features=(3, 4), kernels=((3,), (3,)), periodic=False)
-              if kind == "cnn" else RBMDensityOperator(n_sites=n, alpha=1, beta=1, init_std=0.3))
+              if kind == "cnn" else RBMDensityOperator(n_sites=n, alpha=1, ancilla=1, init_std=0.3))
     theta, f = _flat(module, n, seed=5)
     costs = make_cost(f, LocalLiouvillian(SYSTEM))
     X = jnp.asarray(all_doubled(n))
@@ -128,7 +128,7 @@ def test_full_sum_cost_and_gradient_vs_finite_differences(kind):
 
 def test_monte_carlo_cost_with_reweighting_matches_full_sum():
     n = SYSTEM.n_sites
-    theta, f = _flat(RBMDensityOperator(n_sites=n, alpha=1, beta=1, init_std=0.3), n, seed=2)
+    theta, f = _flat(RBMDensityOperator(n_sites=n, alpha=1, ancilla=1, init_std=0.3), n, seed=2)
     costs = make_cost(f, LocalLiouvillian(SYSTEM))
     X = jnp.asarray(all_doubled(n))
     c_ref, g_ref, _ = costs.value_and_grad(theta, X, jnp.zeros(X.shape[0]))
@@ -147,7 +147,7 @@ def test_monte_carlo_cost_with_reweighting_matches_full_sum():
 
 def test_ldagl_estimator_equals_l2_in_full_sum_and_sees_the_blind_spot():
     n = SYSTEM.n_sites
-    theta, f = _flat(RBMDensityOperator(n_sites=n, alpha=1, beta=1, init_std=0.3), n, seed=5)
+    theta, f = _flat(RBMDensityOperator(n_sites=n, alpha=1, ancilla=1, init_std=0.3), n, seed=5)
     lind = LocalLiouvillian(SYSTEM)
     l2, ld = make_cost(f, lind), make_cost(f, lind, estimator="ldagl")
     X = jnp.asarray(all_doubled(n))

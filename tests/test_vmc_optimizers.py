@@ -129,7 +129,7 @@ def test_gauss_newton_matrix_is_that_of_the_residual_L_rho():
 
     system = SpinSystem(Lattice((2,), False), (0.3, 0.0, 0.5), (0.6, 0.0, 0.2),
                         (Jump("sigma_minus", 1.0), Jump("sigma_z", 0.3)))
-    module = RBMDensityOperator(n_sites=2, alpha=1, beta=1, init_std=0.3)
+    module = RBMDensityOperator(n_sites=2, alpha=1, ancilla=1, init_std=0.3)
     theta, unravel = ravel_pytree(module.init(prng_key(4), jnp.zeros((1, 2, 2), jnp.int8)))
     f = lambda th, x: module.apply(unravel(th), x)  # noqa: E731
     X = jnp.asarray(all_doubled(2))

@@ -132,7 +132,7 @@ def test_nan_cost_is_detected_and_aborts(tmp_path):
     import jax.numpy as jnp
     from flax import linen as nn
 
-    from lindblad_nqs.solvers.steady_l2 import CNN_DEFAULTS
+    from lindblad_nqs.methods import get_method
     from lindblad_nqs.vmc.driver import run_steady
     from lindblad_nqs.vmc.sampling import prng_key
 
@@ -145,6 +145,6 @@ def test_nan_cost_is_detected_and_aborts(tmp_path):
     s = spec({"name": "cnn"})
     m = Broken()
     params = m.init(prng_key(0), jnp.zeros((1, 2, 2), jnp.int8))
-    cfg = dict(CNN_DEFAULTS, iterations=20, n_samples=16, n_chains=4, n_discard=1, track=[])
+    cfg = dict(get_method("cnn").defaults, iterations=20, n_samples=16, n_chains=4, n_discard=1, track=[])
     with pytest.raises(RuntimeError, match="not finite"):
         run_steady(s.system, m, params, cfg, list(s.observables), seed=0, state_dir=tmp_path / "nan")

@@ -103,14 +103,16 @@ def _review(args) -> int:
 
 
 def _methods(args) -> int:
-    from .methods import PLANNED, discover
+    from .methods import discover, get_method
 
-    methods = discover()
-    for name, info in sorted(methods.items()):
-        print(f"{name:12s} tasks: {','.join(sorted(info.tasks)):17s} defaults: {info.defaults}")
-    for name in PLANNED:
-        if name not in methods:
-            print(f"{name:12s} (not available yet)")
+    if args.name:
+        info = get_method(args.name)
+        print(f"{info.name}: tasks {', '.join(sorted(info.tasks))}" + ("; placed on a GPU when the config has one" if info.uses_gpu else ""))
+        for name, key in info.keys.items():
+            print(f"  {name} = {key.default!r}  ({key.allowed()}){'  ' + key.doc if key.doc else ''}")
+        return 0
+    for name, info in sorted(discover().items()):
+        print(f"{name:12s} tasks: {','.join(sorted(info.tasks)):17s} keys: {', '.join(info.keys)}")
     return 0
 
 
@@ -141,7 +143,8 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="+", help="result.csv files (their .json is read)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_review)
-    p = sub.add_parser("methods", help="list the available methods and their defaults")
+    p = sub.add_parser("methods", help="list the available methods, or one method's keys")
+    p.add_argument("name", nargs="?", help="a method: list its keys, defaults, allowed values and meaning")
     p.set_defaults(func=_methods)
     args = parser.parse_args(argv)
 

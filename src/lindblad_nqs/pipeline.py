@@ -13,9 +13,6 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-GPU_METHODS = frozenset({"cnn", "rbm_ndo", "rbm_tdvp", "transformer", "rnn_tdvp"})
-
-
 @dataclass(frozen=True)
 class Point:
     run: str
@@ -134,7 +131,9 @@ def checked_runs(config: dict) -> dict[str, dict[str, Point]]:
 
 
 def uses_gpu(point: Point, config: dict) -> int:
-    return int(config.get("device", "cpu") == "gpu" and point.spec["method"]["name"] in GPU_METHODS)
+    from .methods import get_method
+
+    return int(config.get("device", "cpu") == "gpu" and get_method(point.spec["method"]["name"]).uses_gpu)
 
 
 def figure_targets(config: dict) -> list[tuple[str, str]]:

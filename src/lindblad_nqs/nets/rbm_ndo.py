@@ -1,7 +1,7 @@
 """The purified RBM density operator (Torlai & Melko, PRL 120, 240503; NetKet's NDM), Flax.
 
 With spins s, s' = +-1 of the ket and the bra, real parameters, hidden density alpha and ancilla density
-beta:
+`ancilla` (called beta in the literature, a name this package keeps for the sampling exponent):
 
     log rho(s, s') = Gamma_l(s, s') + i Gamma_m(s, s') + Pi(s, s')
     Gamma_l = 1/2 [sum_h logcosh(W s + b) + sum_h logcosh(W s' + b) + a.(s + s')]
@@ -9,7 +9,7 @@ beta:
     Pi      = sum_k logcosh(U (s + s')/2 + i Q (s - s')/2 + e)
 
 rho = sum_anc psi(s, anc) psi*(s', anc): Hermitian and positive semidefinite by construction.
-Parameters: 2 (alpha N^2 + alpha N + N) + 2 beta N^2 + beta N. For N = 16, alpha = 1, beta = 4 that is
+Parameters: 2 (alpha N^2 + alpha N + N) + 2 ancilla N^2 + ancilla N. For N = 16, alpha = 1, ancilla = 4 that is
 2688; the 2752 quoted for ref. 14 counts a second ancilla bias (of the phase RBM) that cancels in rho.
 """
 
@@ -28,13 +28,13 @@ def logcosh(z):
 class RBMDensityOperator(nn.Module):
     n_sites: int
     alpha: float = 1.0
-    beta: float = 1.0
+    ancilla: float = 1.0
     init_std: float = 0.01
 
     @nn.compact
     def __call__(self, x):
         n = self.n_sites
-        nh, na = max(1, int(round(self.alpha * n))), max(1, int(round(self.beta * n)))
+        nh, na = max(1, int(round(self.alpha * n))), max(1, int(round(self.ancilla * n)))
         init = nn.initializers.normal(self.init_std)
         s = 1 - 2 * x[:, 0, :].astype(jnp.float32)
         sp = 1 - 2 * x[:, 1, :].astype(jnp.float32)

@@ -1,16 +1,14 @@
 """Method `exact`: the steady state or the dynamics of the full density matrix.
 
-solver: sector  - symmetry-reduced sparse solve / matrix exponential (fast; the default)
-        qutip   - QuTiP's steadystate / mesolve (slow; for cross-checks)
-save_rho: write the density matrix (steady) or the density matrices at the saved times (dynamics)
-          to STATE_DIR/rho.npz for figures that show matrix elements or eigenvalues.
+The keys are in KEYS (`lindblad-nqs methods exact`); save_rho serves figures that show matrix elements
+or eigenvalues.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..methods import Result, RunContext, register
+from ..methods import Key, Result, RunContext, register
 from ..observables import evaluate
 from ..spec import RunSpec, SpecError
 
@@ -21,8 +19,6 @@ def check_spec(spec: RunSpec) -> None:
     n = spec.system.n_sites
     if n > MAX_SITES:
         raise SpecError(f"method exact handles at most {MAX_SITES} sites, this lattice has {n}: use method mcwf")
-    if spec.params["solver"] not in ("sector", "qutip"):
-        raise SpecError(f"method.solver must be sector or qutip, got {spec.params['solver']!r}")
     if spec.task.kind == "steady":
         from ..exact.steady import _not_unique, conserved_quantity
 
@@ -56,7 +52,14 @@ def check_resources(spec: RunSpec, threads: int = 1) -> None:
                    "(a periodic boundary)" + (", or save_rho: false" if spec.params["save_rho"] else ""))
 
 
-@register("exact", {"solver": "sector", "save_rho": False})
+KEYS = {
+    "solver": Key("sector", str, "sector: symmetry-reduced sparse solve / matrix exponential (fast); "
+                  "qutip: QuTiP's steadystate / mesolve (slow; for cross-checks)", choices=("sector", "qutip")),
+    "save_rho": Key(False, bool, "write rho (steady) or rho at the saved times (dynamics) to STATE_DIR/rho.npz"),
+}
+
+
+@register("exact", KEYS, uses_gpu=False)
 def solve(spec: RunSpec, ctx: RunContext) -> Result:
     from ..exact import dynamics, steady
 

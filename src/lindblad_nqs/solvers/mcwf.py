@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..methods import Result, RunContext, register
-from ..spec import RunSpec, SpecError
+from ..methods import Key, Result, RunContext, register
+from ..spec import RunSpec
 
 
 # Peak memory per process, measured on periodic chains of 10-16 sites (QuTiP's mcsolve): about 250 state
@@ -32,11 +32,6 @@ def _keys(observables) -> dict[tuple, int]:
     return keys
 
 
-def check_spec(spec: RunSpec) -> None:
-    if spec.params["ntraj"] < 1:
-        raise SpecError(f"method.ntraj must be a positive integer, got {spec.params['ntraj']}")
-
-
 def estimated_bytes(spec: RunSpec, threads: int = 1) -> float:
     system = spec.system
     n = system.n_sites
@@ -56,11 +51,13 @@ def check_resources(spec: RunSpec, threads: int = 1) -> None:
                    f"process(es)", "use a smaller lattice, fewer --threads, or fewer method.ntraj")
 
 
-@register("mcwf", {"ntraj": 500}, tasks=("dynamics",))
+KEYS = {"ntraj": Key(500, int, "number of quantum trajectories (the stderr falls as 1/sqrt(ntraj))", minimum=1)}
+
+
+@register("mcwf", KEYS, tasks=("dynamics",), uses_gpu=False)
 def solve(spec: RunSpec, ctx: RunContext) -> Result:
     from ..exact.dynamics import trajectories
 
-    check_spec(spec)
     check_resources(spec, ctx.threads)
     keys = _keys(spec.observables)
     strings = [dict(k) for k in keys]

@@ -107,7 +107,7 @@ def build_state(spec: RunSpec, p: dict, initial: str):
     return FlatState.from_module(module, params, x0)
 
 
-@register("rbm_tdvp", DEFAULTS, tasks=("dynamics", "steady"))
+@register("rbm_tdvp", DEFAULTS, tasks=("dynamics", "steady"), uses_gpu=True)
 def solve(spec: RunSpec, ctx: RunContext) -> Result:
     import jax
 

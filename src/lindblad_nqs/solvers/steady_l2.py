@@ -1,94 +1,82 @@
 """Methods `cnn` and `rbm_ndo`: steady states by minimising the Monte Carlo L2 cost ||L rho||^2/||rho||^2
 (mellak2024), with the CNN density operator or the purified RBM density operator.
 
-Common keys (see vmc.driver, vmc.sampling, vmc.optimizers):
-  iterations, n_samples (doubled samples per iteration), n_chains, sweep (proposals between samples,
-  0: 2N), n_discard (burn-in sweeps), beta (sample from |rho|^(2 beta), corrected exactly), sector (restrict
-  proposals to the Z-parity sector when the model conserves it), basis (z | x: the network represents
-  U rho U with the Hadamard U on every site, as mellak2024 does for the rotated Ising model, where the
-  XX correlations become diagonal; observables are mapped back, so results are in the usual basis),
-  sampler (metropolis | exact | full_sum),
-  estimator (l2: |L_loc|^2 as in the paper; ldagl: (L^dag L rho)/rho, the same cost, which also sees
-  elements where rho vanishes but L rho does not, at ~M times the cost per sample), optimizer (nagd | adam | sr | gn),
-  lr (step: NAGD+'s initial step, Adam's rate, SR's rate), lr_final_factor (Adam's rate decays exponentially
-  to lr * lr_final_factor at the last iteration), diag_shift (SR), gn_damping (initial Levenberg
-  damping of gn, the Gauss-Newton step on the residual L rho; beyond the paper, see vmc.optimizers),
-  gn_damping_min (its floor: with few samples per parameter a small damping fits the sampling noise),
-  gn_warmup (gn only: this many Adam iterations at rate lr first),
-  nagd_shrink, nagd_grow, nagd_max_backtrack, obs_samples and obs_chains (the final diagonal sampling),
-  track (observables recorded per iteration, default: all), track_every, track_samples, checkpoint_every,
-  eig_max_sites (build rho and report its spectrum up to this many sites).
-cnn: features, kernels (one size per layer, used on every lattice axis, or one list per layer),
-  padding (auto: follows the lattice boundary | periodic | open), pooling (sum | mean | none), hermitian,
-  init_scale (multiplies the He-style std sqrt(2/v_n)).
-rbm_ndo: alpha (hidden density), ancilla (ancilla density), init_std.
+The keys are the tables below (`lindblad-nqs methods cnn`, `lindblad-nqs methods rbm_ndo`); see
+vmc.driver, vmc.sampling and vmc.optimizers for what they drive.
+
 --init-state DIR initialises the parameters from DIR/params.npz of another run (transfer learning);
 a state dir with checkpoint.npz resumes.
 """
 
 from __future__ import annotations
 
-from ..methods import Result, RunContext, register
+from ..methods import Key, Result, RunContext, register
 from ..spec import RunSpec, SpecError
 
 COMMON = {
-    "iterations": 300,
-    "n_samples": 1024,
-    "n_chains": 64,
-    "sweep": 0,
-    "n_discard": 50,
-    "beta": 1.0,
-    "estimator": "l2",
-    "sector": True,
-    "basis": "z",
-    "sampler": "metropolis",
-    "optimizer": "gn",
-    "lr": 0.02,
-    "lr_final_factor": 0.1,
-    "diag_shift": 0.01,
-    "gn_damping": 0.01,
-    "gn_damping_min": 0.01,
-    "gn_warmup": 0,
-    "nagd_shrink": 0.5,
-    "nagd_grow": 1.2,
-    "nagd_max_backtrack": 8,
-    "obs_samples": 20000,
-    "obs_chains": 128,
-    "track": None,
-    "track_every": 10,
-    "track_samples": 1024,
-    "checkpoint_every": 100,
-    "eig_max_sites": 8,
+    "iterations": Key(300, int, "optimiser iterations", minimum=1),
+    "n_samples": Key(1024, int, "samples of the doubled configuration (s, s') per iteration", minimum=1),
+    "n_chains": Key(64, int, "Markov chains run in parallel", minimum=1),
+    "sweep": Key(0, int, "proposals between kept samples (0: 2N)", minimum=0),
+    "n_discard": Key(50, int, "burn-in sweeps of every chain", minimum=0),
+    "beta": Key(1.0, float, "sampling exponent: samples are drawn from |rho|^(2 beta) and reweighted exactly",
+                positive=True, maximum=1),
+    "estimator": Key("l2", str, "l2: |L_loc|^2 as in the paper; ldagl: (L^dag L rho)/rho, the same cost, which also "
+                     "sees elements where rho vanishes but L rho does not, at ~M times the cost per sample",
+                     choices=("l2", "ldagl")),
+    "sector": Key(True, bool, "restrict proposals to the Z-parity sector when the model conserves it"),
+    "basis": Key("z", str, "x: the network represents U rho U with the Hadamard U on every site (mellak2024's "
+                 "rotated Ising model, whose XX correlations become diagonal); results are in the usual basis",
+                 choices=("z", "x")),
+    "sampler": Key("metropolis", str, "metropolis: Markov chains; exact: independent draws from the enumerated "
+                   "distribution; full_sum: exact sums over all configurations (exact and full_sum: N <= 7)",
+                   choices=("metropolis", "exact", "full_sum")),
+    "optimizer": Key("gn", str, "nagd: NAGD+ (the paper); adam; sr: stochastic reconfiguration; gn: Gauss-Newton "
+                     "on the residual L rho (beyond the paper, see vmc.optimizers)", choices=("nagd", "adam", "sr", "gn")),
+    "lr": Key(0.02, float, "step: NAGD+'s initial step, Adam's rate, SR's rate", positive=True),
+    "lr_final_factor": Key(0.1, float, "Adam's rate decays exponentially to lr * lr_final_factor at the last "
+                           "iteration", positive=True),
+    "diag_shift": Key(0.01, float, "SR's diagonal shift of the metric", positive=True),
+    "gn_damping": Key(0.01, float, "initial Levenberg damping of gn", positive=True),
+    "gn_damping_min": Key(0.01, float, "floor of the gn damping: with few samples per parameter a small damping "
+                          "fits the sampling noise", positive=True),
+    "gn_warmup": Key(0, int, "gn only: this many Adam iterations at rate lr first", minimum=0),
+    "nagd_shrink": Key(0.5, float, "NAGD+: factor of the step after a failed sufficient-decrease test",
+                       positive=True, below=1),
+    "nagd_grow": Key(1.2, float, "NAGD+: factor of the step after each iteration, so it can recover", minimum=1),
+    "nagd_max_backtrack": Key(8, int, "NAGD+: most step reductions per iteration", minimum=0),
+    "obs_samples": Key(20000, int, "samples of the final diagonal sampling for the reported observables", minimum=1),
+    "obs_chains": Key(128, int, "Markov chains of the final diagonal sampling", minimum=1),
+    "track": Key(None, list, "observables of the spec recorded per iteration (null: all)", nullable=True),
+    "track_every": Key(10, int, "iterations between tracked observables", minimum=1),
+    "track_samples": Key(1024, int, "samples for the tracked observables", minimum=1),
+    "checkpoint_every": Key(100, int, "iterations between checkpoints in the state dir", minimum=1),
+    "eig_max_sites": Key(8, int, "build rho and report its spectrum up to this many sites", minimum=0),
 }
 
-CNN_DEFAULTS = dict(COMMON, features=[6, 20], kernels=[3, 3], padding="auto", pooling="sum", hermitian=False,
-                    init_scale=1.0)
-RBM_DEFAULTS = dict(COMMON, lr=0.01, alpha=1.0, ancilla=1.0, init_std=0.01)
-
-_CHOICES = {"sampler": ("metropolis", "exact", "full_sum"), "estimator": ("l2", "ldagl"), "optimizer": ("nagd", "adam", "sr", "gn"),
-            "padding": ("auto", "periodic", "open"), "pooling": ("sum", "mean", "none"),
-            "basis": ("z", "x")}
+CNN_KEYS = dict(
+    COMMON,
+    features=Key([6, 20], list, "channels of each convolution layer (positive integers)"),
+    kernels=Key([3, 3], list, "kernel size of each layer: one integer for every lattice axis, or a list with one "
+                "per axis"),
+    padding=Key("auto", str, "auto: follows the lattice boundary; periodic; open", choices=("auto", "periodic", "open")),
+    pooling=Key("sum", str, "sum or mean over the lattice (translation invariant, parameters independent of the "
+                "lattice size), or none (flatten)", choices=("sum", "mean", "none")),
+    hermitian=Key(False, bool, "rho(s, s') + conj(rho(s', s)), Hermitian by construction at twice the cost"),
+    init_scale=Key(1.0, float, "multiplies the He-style initial std sqrt(2/v_n)"),
+)
+RBM_KEYS = dict(
+    COMMON,
+    lr=Key(0.01, float, COMMON["lr"].doc, positive=True),
+    alpha=Key(1.0, float, "hidden units per site", positive=True),
+    ancilla=Key(1.0, float, "ancilla units per site (the purification)", positive=True),
+    init_std=Key(0.01, float, "std of the normal initial parameters", positive=True),
+)
 
 
 def _check(spec: RunSpec) -> dict:
+    """The resolved keys of a spec, after the checks that relate several keys or a key and the system."""
     p = dict(spec.params)
-    for k, allowed in _CHOICES.items():
-        if k in p and p[k] not in allowed:
-            raise SpecError(f"method.{k} must be one of {', '.join(allowed)}, got {p[k]!r}")
-    for k in ("iterations", "n_samples", "n_chains", "obs_samples", "obs_chains", "track_every", "track_samples",
-              "checkpoint_every"):
-        if p[k] < 1:
-            raise SpecError(f"method.{k} must be a positive integer, got {p[k]!r}")
-    for k in ("sweep", "n_discard", "nagd_max_backtrack", "eig_max_sites", "gn_warmup"):
-        if p[k] < 0:
-            raise SpecError(f"method.{k} must be >= 0, got {p[k]!r}")
-    if not 0 < p["beta"] <= 1:
-        raise SpecError(f"method.beta must lie in (0, 1], got {p['beta']!r}")
-    for k in ("lr", "diag_shift", "lr_final_factor", "gn_damping", "gn_damping_min"):
-        if not p[k] > 0:
-            raise SpecError(f"method.{k} must be positive, got {p[k]!r}")
-    if not 0 < p["nagd_shrink"] < 1 or p["nagd_grow"] < 1:
-        raise SpecError("method.nagd_shrink must lie in (0, 1) and method.nagd_grow be >= 1")
     n = spec.system.n_sites
     if p["sampler"] in ("exact", "full_sum") and n > 7:
         raise SpecError(f"method.sampler {p['sampler']} enumerates 4^N configurations: at most 7 sites, got {n}")
@@ -167,7 +155,7 @@ def cnn_module(spec: RunSpec, p: dict):
                               pooling=p["pooling"], hermitian=p["hermitian"], init_scale=p["init_scale"])
 
 
-@register("cnn", CNN_DEFAULTS, tasks=("steady",))
+@register("cnn", CNN_KEYS, tasks=("steady",), uses_gpu=True)
 def solve_cnn(spec: RunSpec, ctx: RunContext) -> Result:
     p = _check(spec)
     module = cnn_module(spec, p)
@@ -178,15 +166,13 @@ def rbm_module(spec: RunSpec, p: dict):
     """The purified RBM density operator of a spec with resolved method options ``p``."""
     from ..nets.rbm_ndo import RBMDensityOperator
 
-    if not p["alpha"] > 0 or not p["ancilla"] > 0 or not p["init_std"] > 0:
-        raise SpecError("method.alpha, method.ancilla and method.init_std must be positive")
-    return RBMDensityOperator(n_sites=spec.system.n_sites, alpha=p["alpha"], beta=p["ancilla"], init_std=p["init_std"])
+    return RBMDensityOperator(n_sites=spec.system.n_sites, alpha=p["alpha"], ancilla=p["ancilla"], init_std=p["init_std"])
 
 
 MODULES = {"cnn": cnn_module, "rbm_ndo": rbm_module}
 
 
-@register("rbm_ndo", RBM_DEFAULTS, tasks=("steady",))
+@register("rbm_ndo", RBM_KEYS, tasks=("steady",), uses_gpu=True)
 def solve_rbm(spec: RunSpec, ctx: RunContext) -> Result:
     p = _check(spec)
     return _run(spec, ctx, rbm_module(spec, p), p, {"ansatz": "rbm_ndo"})

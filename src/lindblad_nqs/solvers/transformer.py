@@ -153,7 +153,7 @@ def _device(name: str) -> str:
     return name
 
 
-@register("transformer", DEFAULTS, tasks=("steady", "dynamics"))
+@register("transformer", DEFAULTS, tasks=("steady", "dynamics"), uses_gpu=True)
 def solve(spec: RunSpec, ctx: RunContext) -> Result:
     import torch
 

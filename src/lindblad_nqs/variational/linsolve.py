@@ -70,7 +70,7 @@ def solve(F, *, A=None, S=None, method: str = "shift", shift: float = 0.0, rcond
         w = (lam > rcond * lmax).astype(F.dtype)
     else:
         tiny = xp.finfo(F.dtype).tiny
-        w = 1.0 / (1.0 + (rcond * lmax / xp.maximum(lam, tiny)) ** 6)
+        w = 1.0 / (1.0 + xp.minimum(rcond * lmax / xp.maximum(lam, tiny), 1e50) ** 6)  # 1e50**6 is finite
     if method == "snr":
         if per_sample is None:
             raise ValueError("regularisation snr needs the per-sample contributions to F")
@@ -80,7 +80,7 @@ def solve(F, *, A=None, S=None, method: str = "shift", shift: float = 0.0, rcond
         signal = xp.abs(rho) * xp.sqrt(ns)
         # 0/0 (no signal, no noise) -> no weight; signal without noise -> full weight
         snr = xp.where(var > 0, signal / xp.sqrt(xp.where(var > 0, var, 1.0)), xp.where(signal > 0, xp.inf, 0.0))
-        w = w / (1.0 + (snr_tol / xp.maximum(snr, 1e-300)) ** 6)
+        w = w / (1.0 + xp.minimum(snr_tol / xp.maximum(snr, 1e-300), 1e50) ** 6)
     inv = xp.where(lam > 0, w / xp.where(lam > 0, lam, 1.0), 0.0)
     x = V @ (inv * rho)
     keep = w >= 0.5
