@@ -42,8 +42,7 @@ NEURAL = ("cnn", "rbm_ndo", "transformer")
 def full_units(spec: dict) -> int:
     m, task = spec["method"], spec["task"]
     if task["kind"] == "dynamics":
-        return int(round(task["t_final"] / (2 * task["dt"]))) if m["name"] == "transformer" else int(
-            round(task["t_final"] / task["dt"]))
+        return int(round(task["t_final"] / task["dt"]))
     units = int(m.get("iterations", 1000 if m["name"] != "transformer" else 500))
     if m["name"] == "transformer" and m.get("dyn_time", 0) > 0:
         units += int(round(m["dyn_time"] / (2 * m["tau"])))
@@ -65,7 +64,7 @@ def shrink(spec: dict, k: int, inner: int) -> tuple[dict, float]:
             m["inner_min"] = m["inner_max"]
             factor = full_inner / m["inner_max"]  # an upper bound: a step may converge before inner_max
         if task["kind"] == "dynamics":
-            task["t_final"] = 2 * task["dt"] * k
+            task["t_final"] = task["dt"] * k
             task["save_every"] = task["t_final"]
         else:
             m["iterations"] = k if m.get("iterations", 500) else 0

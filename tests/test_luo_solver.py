@@ -49,7 +49,7 @@ def test_steady_state_reaches_exact(tmp_path):
 
 
 def test_dynamics_tracks_exact_and_var_dyn_starts_from_checkpoint(tmp_path):
-    task = {"kind": "dynamics", "t_final": 0.2, "dt": 0.01, "save_every": 0.1, "initial": {"product": "y-"}}
+    task = {"kind": "dynamics", "t_final": 0.2, "dt": 0.02, "save_every": 0.1, "initial": {"product": "y-"}}
     s = spec(task, {**SMALL, "inner_max": 30, "dyn_lr": 0.003})
     res = run(s, tmp_path, "dyn")
     ex = exact(s)
@@ -132,10 +132,14 @@ def test_bad_hyperparameters_name_the_key(tmp_path, method, match):
         run(spec({"kind": "steady"}, method), tmp_path)
 
 
-def test_dynamics_save_every_must_be_a_multiple_of_two_tau(tmp_path):
-    task = {"kind": "dynamics", "t_final": 0.3, "dt": 0.01, "save_every": 0.03}
-    with pytest.raises(SpecError, match="task.save_every"):
-        run(spec(task, SMALL), tmp_path)
+def test_dynamics_step_is_task_dt_and_tau_its_half(tmp_path):
+    """task.dt is the time one trapezoid step advances, as for every other method; the paper's tau is dt / 2."""
+    task = {"kind": "dynamics", "t_final": 0.04, "dt": 0.02, "save_every": 0.02, "initial": {"product": "y-"}}
+    res = run(spec(task, {**SMALL, "inner_max": 2, "inner_min": 1}), tmp_path, "steps")
+    assert sorted({k[0] for k in values(res)}) == pytest.approx([0.0, 0.02, 0.04])
+    assert res.info["per_run"][0]["n_steps"] == 2 and res.info["tau"] == pytest.approx(0.01)
+    with pytest.raises(SpecError, match="tau = task.dt / 2"):
+        run(spec(task, {**SMALL, "tau": 0.02}), tmp_path, "badtau")
 
 
 @pytest.mark.slow
@@ -181,7 +185,7 @@ def test_exactly_summed_trapezoid_dynamics_tracks_exact(tmp_path):
     Adam loop run to convergence (decayed learning rate), the network's trapezoid dynamics must follow
     the exact curves to the accuracy of the time step and the inner optimisation: this isolates the
     cost, the POVM Lindbladian and the trapezoid update from sampling noise (issue 4)."""
-    task = {"kind": "dynamics", "t_final": 0.2, "dt": 0.01, "save_every": 0.04, "initial": {"product": "y-"}}
+    task = {"kind": "dynamics", "t_final": 0.2, "dt": 0.02, "save_every": 0.04, "initial": {"product": "y-"}}
     s = spec(task, {**SMALL, "exact_sum": True, "inner_max": 80, "inner_tol": 1e-3, "dyn_lr": 0.003,
                     "dyn_lr_final": 0.0003, "warm_start": "extrapolate"})
     res = run(s, tmp_path, "exactsum")

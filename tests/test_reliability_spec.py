@@ -6,6 +6,7 @@ import tracemalloc
 import pytest
 
 from lindblad_nqs.cli import main
+from lindblad_nqs.spec import SpecError, parse_spec
 
 GOOD = """\
 system:
@@ -91,7 +92,7 @@ def test_binary_or_non_utf8_spec_refused(tmp_path, capsys, content, expected):
 
 
 @pytest.mark.parametrize("text, expected", [
-    (TRANSFORMER.replace("name: transformer", "name: transformer\n  povm: octahedral"), "method.povm must be one of"),
+    (TRANSFORMER.replace("name: transformer", "name: transformer\n  povm: octahedral"), "method.povm must be tetrahedral or pauli4"),
     (TRANSFORMER.replace("name: transformer", "name: transformer\n  d_model: 6\n  n_heads: 4"),
      "must be a multiple of method.n_heads"),
     (GOOD.replace("name: exact", "name: cnn\n  optimizer: lbfgs"), "method.optimizer must be one of"),
@@ -173,3 +174,26 @@ def test_sector_estimate_bounds_the_measured_memory():
     tracemalloc.stop()
     assert estimated_dim(system) >= sec.dim >= 0.9 * estimated_dim(system)
     assert peak < build_bytes(system, sec.dim) < 5 * peak
+
+
+def test_swapping_the_method_never_invalidates_a_dynamics_spec():
+    """task.dt means the time one step advances for every method: a dynamics spec valid for one method is
+    valid for all (a method that needs a closed system is given the same spec with gamma = 0)."""
+    from lindblad_nqs.methods import discover
+
+    base = {"system": {"lattice": {"shape": [4], "boundary": "periodic"},
+                       "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0, "gamma": 1.0}},
+            "task": {"kind": "dynamics", "t_final": 0.3, "dt": 0.01, "save_every": 0.05,
+                     "initial": {"product": "y-"}},
+            "observables": ["sx", "sy", "sz"], "seed": 0}
+    dynamics = [name for name, info in discover().items() if "dynamics" in info.tasks]
+    assert {"exact", "mcwf", "transformer", "rbm_tdvp", "rnn_tdvp"} <= set(dynamics)
+    for name in dynamics:
+        spec = {**base, "method": {"name": name}}
+        try:
+            parse_spec(spec)
+        except SpecError as e:
+            if "dissipat" not in str(e) and "closed" not in str(e) and "unitary" not in str(e):
+                raise
+            closed = {**spec, "system": {**base["system"], "preset": {**base["system"]["preset"], "gamma": 0.0}}}
+            parse_spec(closed)

@@ -13,60 +13,52 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..methods import Result, RunContext, register
+from ..methods import Key, Result, RunContext, register
+from ..model import PRODUCT_STATES
 from ..spec import RunSpec, SpecError
 
 DEFAULTS = {
-    "hidden": 8,  # M: hidden units of the row (and, conjugated, column) layer
-    "mixing": 8,  # M~: mixing units
-    "n_samples": 2000,
-    "n_chains": 50,
-    "sweep": 0,
-    "n_discard": 100,
-    "sector": True,
-    "integrator": "rk4",
-    "tol": 1e-3,
-    "dt_min": 1e-7,
-    "dt_max": 0.0,
-    "regularization": "shift",
-    "diag_shift": 1e-5,
-    "rcond": 1e-6,
-    "snr_tol": 2.0,
-    "float64": True,
-    "init_noise": 1e-2,
-    "bias_std": 1.0,
-    "z_bias": 6.0,
-    "obs_samples": 8000,
-    "obs_chains": 100,
-    "track": None,
-    "track_every": 10,
-    "track_samples": 1000,
-    "exact_max_sites": 8,
-    "steady_time": 3.0,
-    "steady_dt": 0.005,
-    "steady_save_every": 0.5,
-    "steady_initial": "x+",
+    "hidden": Key(8, int, "M: hidden units of the row layer (the column layer carries their conjugates)", minimum=1),
+    "mixing": Key(8, int, "M~: mixing units coupling rows and columns", minimum=1),
+    "n_samples": Key(2000, int, "Metropolis samples of p(l, r) = |rho(l, r)|^2 per integrator stage", minimum=1),
+    "n_chains": Key(50, int, "Markov chains, continued from stage to stage", minimum=1),
+    "sweep": Key(0, int, "proposals between kept samples (0: 2N)", minimum=0),
+    "n_discard": Key(100, int, "burn-in sweeps at the start of the run", minimum=0),
+    "sector": Key(True, bool, "restrict moves to the Z-parity sector when L conserves it and the initial state "
+                  "lies in it (z product states only)"),
+    "integrator": Key("rk4", str, "rk4: fixed step task.dt; heun: adaptive RK2, first step task.dt",
+                      choices=("rk4", "heun")),
+    "tol": Key(1e-3, float, "adaptive Heun: tolerance of the step error in the metric S", positive=True),
+    "dt_min": Key(1e-7, float, "adaptive Heun: smallest step", positive=True),
+    "dt_max": Key(0.0, float, "adaptive Heun: largest step (0: the save interval)", minimum=0),
+    "regularization": Key("shift", str, "solve of S a_dot = f: diagonal shift, pseudo-inverse cut-off, soft "
+                          "eigenvalue cut-off, or jVMC's signal-to-noise cut-off",
+                          choices=("shift", "pinv", "soft", "snr")),
+    "diag_shift": Key(1e-5, float, "regularization shift: shift added to the diagonal of S", minimum=0),
+    "rcond": Key(1e-6, float, "pinv/soft/snr: eigenvalue cut-off relative to the largest", minimum=0),
+    "snr_tol": Key(2.0, float, "snr: signal-to-noise ratio below which a mode is cut", positive=True),
+    "float64": Key(True, bool, "double precision (time evolution is far more sensitive to roundoff than a "
+                   "minimisation)"),
+    "init_noise": Key(1e-2, float, "standard deviation of the noise on the coupling weights at t = 0", minimum=0),
+    "bias_std": Key(1.0, float, "scale of the random hidden biases at t = 0", minimum=0),
+    "z_bias": Key(6.0, float, "visible bias of a z product state (exact to exp(-2 z_bias) in amplitude)",
+                  positive=True),
+    "obs_samples": Key(8000, int, "samples of q(l) = rho(l, l) for the observables at save times", minimum=1),
+    "obs_chains": Key(100, int, "chains of the observable sampler", minimum=1),
+    "track": Key(None, list, "observables tracked during the run (default: sz if the spec has it)", nullable=True),
+    "track_every": Key(10, int, "steps between tracked points", minimum=1),
+    "track_samples": Key(1000, int, "samples of each tracked point", minimum=1),
+    "exact_max_sites": Key(8, int, "up to this N, the exact rho(t) and delta_rho (Eq. 16) at save times",
+                           minimum=0),
+    "steady_time": Key(3.0, float, "task steady: evolution time", positive=True),
+    "steady_dt": Key(0.005, float, "task steady: (first) time step", positive=True),
+    "steady_save_every": Key(0.5, float, "task steady: interval of the saved observables", positive=True),
+    "steady_initial": Key("x+", str, "task steady: initial product state", choices=tuple(PRODUCT_STATES)),
 }
-
-_CHOICES = {"integrator": ("rk4", "heun"), "regularization": ("shift", "pinv", "soft", "snr"),
-            "steady_initial": ("x+", "x-", "y+", "y-", "z+", "z-")}
 
 
 def _check(spec: RunSpec) -> dict:
     p = dict(spec.params)
-    for k, allowed in _CHOICES.items():
-        if p[k] not in allowed:
-            raise SpecError(f"method.{k} must be one of {', '.join(allowed)}, got {p[k]!r}")
-    for k in ("hidden", "mixing", "n_samples", "n_chains", "obs_samples", "obs_chains", "track_every",
-              "track_samples"):
-        if p[k] < 1:
-            raise SpecError(f"method.{k} must be a positive integer, got {p[k]!r}")
-    for k in ("tol", "dt_min", "steady_time", "steady_dt", "steady_save_every", "z_bias"):
-        if not p[k] > 0:
-            raise SpecError(f"method.{k} must be positive, got {p[k]!r}")
-    for k in ("diag_shift", "rcond", "init_noise", "bias_std", "dt_max", "sweep", "n_discard", "exact_max_sites"):
-        if p[k] < 0:
-            raise SpecError(f"method.{k} must be >= 0, got {p[k]!r}")
     if p["regularization"] == "shift" and not p["diag_shift"] > 0:
         raise SpecError("method.regularization shift needs method.diag_shift > 0")
     if p["regularization"] != "shift" and not p["rcond"] > 0:

@@ -3,33 +3,12 @@
 steady   : minimise the L1 norm of dp/dt (Eq. 5) with Adam, the sampling weight held fixed (Eq. S22);
            with dyn_time > 0 the variational result is then evolved by the trapezoid dynamics for
            dyn_time (iterations: 0 gives the pure "dyn" steady state from the `init` product state).
-dynamics : forward-backward trapezoid steps of 2 * task.dt (task.dt is the paper's tau), each
+dynamics : forward-backward trapezoid steps of task.dt (the paper's tau is task.dt / 2), each
            minimising Eq. 4 with a fresh Adam, warm-started, until cost / (2 tau) < inner_tol or
            inner_max iterations; from task.initial, or from the final model of the run in
            --init-state (var+dyn).
 
-Hyperparameters (method.*):
-  povm          tetrahedral | pauli4
-  n_layers, d_model, n_heads, d_ff (0: 2 d_model)      the Transformer
-  strings       0s | 1s | 2s | 4s | 8s (String States; strings other than 0s need a square lattice)
-  samples       samples per Adam iteration;  eval_samples: samples for the reported observables
-  iterations, lr, lr_final     Adam on the L1 cost (lr decays exponentially from lr to lr_final)
-  init          the product state the steady-state search starts from
-  tau, dyn_time steady task only: trapezoid time step and evolution time after the variational stage
-  dyn_lr, inner_tol, inner_max, inner_min    the inner Adam loop of each trapezoid step: it stops when
-                the mean cost of its last three iterations / (2 tau) < inner_tol (an L1 residual of dp/dt)
-                after at least inner_min iterations, or after inner_max
-  dyn_lr_final  > 0: the inner learning rate decays exponentially from dyn_lr to dyn_lr_final over the
-                inner_max iterations of each step (0: constant dyn_lr)
-  exact_sum     true: replace the Monte Carlo sums over samples a ~ p by exact sums over all 4^N strings
-                (weights p(a); N <= 8) in both costs and the reported observables (stderr 0): a
-                noise-free diagnostic of the method and the reference of the tests, not the paper's method
-  warm_start    previous (the paper: start each step from the last parameters) | extrapolate (from
-                their linear extrapolation over the last step)
-  seeds         number of independent runs (seeds seed, seed+1, ...) whose distributions are averaged
-                (supplement S5: observables are the mean over runs)
-  dtype, device float32 | float64;  auto | cpu | cuda
-  checkpoint_every   iterations (steady) or steps (dynamics) between checkpoints in the state dir
+`lindblad-nqs methods transformer` lists every key with its doc.
 
 History (result.history.csv): one row per Adam iteration of the variational stage (stage var) and per
 trapezoid step (stage dyn, with its inner iterations and convergence); time_s is the row's wall time
@@ -46,75 +25,59 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..methods import Result, RunContext, register
+from ..methods import Key, Result, RunContext, register
+from ..model import PRODUCT_STATES
+from ..povm.frames import POVM_NAMES
 from ..spec import RunSpec, SpecError
 
 DEFAULTS = {
-    "povm": "tetrahedral",
-    "n_layers": 1,
-    "d_model": 32,
-    "n_heads": 4,
-    "d_ff": 0,
-    "strings": "0s",
-    "samples": 2000,
-    "eval_samples": 10000,
-    "iterations": 500,
-    "lr": 0.01,
-    "lr_final": 0.0005,
-    "init": "z+",
-    "tau": 0.0,
-    "dyn_time": 0.0,
-    "dyn_lr": 0.001,
-    "dyn_lr_final": 0.0,
-    "inner_tol": 1.0,
-    "inner_max": 50,
-    "inner_min": 3,
-    "warm_start": "previous",
-    "seeds": 1,
-    "dtype": "float32",
-    "device": "auto",
-    "checkpoint_every": 50,
-    "chunk": 65536,
-    "exact_sum": False,
+    "povm": Key("tetrahedral", str, "single-site POVM", choices=POVM_NAMES),
+    "n_layers": Key(1, int, "Transformer layers", minimum=1),
+    "d_model": Key(32, int, "hidden dimension (even, a multiple of n_heads)", minimum=1),
+    "n_heads": Key(4, int, "attention heads", minimum=1),
+    "d_ff": Key(0, int, "feed-forward width (0: 2 d_model)", minimum=0),
+    "strings": Key("0s", str, "String States: 0s (one row-major string), or 1s, 2s, 4s, 8s strings of a square "
+                   "lattice mixed with equal weights"),
+    "samples": Key(2000, int, "samples per Adam iteration", minimum=1),
+    "eval_samples": Key(10000, int, "samples of the reported observables", minimum=1),
+    "iterations": Key(500, int, "steady task: Adam iterations on the L1 cost (Eq. 5)", minimum=0),
+    "lr": Key(0.01, float, "steady task: initial Adam rate", positive=True),
+    "lr_final": Key(0.0005, float, "steady task: Adam rate at the last iteration (exponential decay)",
+                    positive=True),
+    "init": Key("z+", str, "product state the steady-state search starts from", choices=tuple(PRODUCT_STATES)),
+    "tau": Key(0.0, float, "steady task: the paper's trapezoid tau (a step advances 2 tau) of the dyn stage",
+               minimum=0),
+    "dyn_time": Key(0.0, float, "steady task: evolution time of the trapezoid dynamics after the variational "
+                    "stage (iterations 0: the pure dyn steady state)", minimum=0),
+    "dyn_lr": Key(0.001, float, "inner Adam rate of each trapezoid step", positive=True),
+    "dyn_lr_final": Key(0.0, float, "> 0: the inner rate decays exponentially to this over inner_max iterations "
+                        "(0: constant dyn_lr)", minimum=0),
+    "inner_tol": Key(1.0, float, "inner loop stops when the mean cost of its last three iterations / (2 tau) "
+                     "falls below this (an L1 residual of dp/dt)", positive=True),
+    "inner_max": Key(50, int, "most inner iterations per trapezoid step", minimum=1),
+    "inner_min": Key(3, int, "fewest inner iterations per trapezoid step", minimum=0),
+    "warm_start": Key("previous", str, "previous (the paper: start each step from the last parameters) or "
+                      "extrapolate (their linear extrapolation over the last step)",
+                      choices=("previous", "extrapolate")),
+    "seeds": Key(1, int, "independent runs (seeds seed, seed+1, ...) whose distributions are averaged (S5)",
+                 minimum=1),
+    "dtype": Key("float32", str, "floating-point precision", choices=("float32", "float64")),
+    "device": Key("auto", str, "torch device", choices=("auto", "cpu", "cuda")),
+    "checkpoint_every": Key(50, int, "iterations (steady) or steps (dynamics) between checkpoints", minimum=1),
+    "chunk": Key(65536, int, "strings per batched forward pass", minimum=1),
+    "exact_sum": Key(False, bool, "exact sums over all 4^N strings (weights p(a); N <= 8) instead of samples in "
+                     "both costs and the observables: a noise-free diagnostic, not the paper's method"),
 }
 
 
 def _check_params(spec: RunSpec) -> dict:
-    from ..model import PRODUCT_STATES
-    from ..povm import POVM_NAMES
-
     p = dict(spec.params)
-    if p["povm"] not in POVM_NAMES:
-        raise SpecError(f"method.povm must be one of {', '.join(POVM_NAMES)}, got {p['povm']!r}")
-    for key in ("n_layers", "d_model", "n_heads", "samples", "eval_samples", "inner_max", "seeds",
-                "checkpoint_every", "chunk"):
-        if p[key] < 1:
-            raise SpecError(f"method.{key} must be a positive integer, got {p[key]}")
-    for key in ("iterations", "d_ff", "inner_min"):
-        if p[key] < 0:
-            raise SpecError(f"method.{key} must be >= 0, got {p[key]}")
     if p["d_model"] % p["n_heads"]:
         raise SpecError(f"method.d_model ({p['d_model']}) must be a multiple of method.n_heads ({p['n_heads']})")
     if p["d_model"] % 2:
         raise SpecError(f"method.d_model must be even (sinusoidal positions), got {p['d_model']}")
-    for key in ("lr", "lr_final", "dyn_lr", "inner_tol"):
-        if not p[key] > 0:
-            raise SpecError(f"method.{key} must be positive, got {p[key]}")
-    for key in ("tau", "dyn_time", "dyn_lr_final"):
-        if p[key] < 0:
-            raise SpecError(f"method.{key} must be >= 0, got {p[key]}")
-    if not isinstance(p["exact_sum"], bool):
-        raise SpecError(f"method.exact_sum must be true or false, got {p['exact_sum']!r}")
     if p["exact_sum"] and spec.system.n_sites > 8:
         raise SpecError(f"method.exact_sum enumerates 4^N strings: needs N <= 8, got N = {spec.system.n_sites}")
-    if p["init"] not in PRODUCT_STATES:
-        raise SpecError(f"method.init must be a product state label ({', '.join(PRODUCT_STATES)}), got {p['init']!r}")
-    if p["warm_start"] not in ("previous", "extrapolate"):
-        raise SpecError(f"method.warm_start must be previous or extrapolate, got {p['warm_start']!r}")
-    if p["dtype"] not in ("float32", "float64"):
-        raise SpecError(f"method.dtype must be float32 or float64, got {p['dtype']!r}")
-    if p["device"] not in ("auto", "cpu", "cuda"):
-        raise SpecError(f"method.device must be auto, cpu or cuda, got {p['device']!r}")
     try:
         from ..nets.strings import parse_strings
 
@@ -129,14 +92,9 @@ def _check_params(spec: RunSpec) -> dict:
         if p["iterations"] == 0 and p["dyn_time"] == 0:
             raise SpecError("method.iterations and method.dyn_time are both 0: nothing to solve")
     else:
-        if p["tau"] not in (0.0, spec.task.dt):
-            raise SpecError(f"method.tau is for steady tasks; dynamics use task.dt as tau (got tau {p['tau']}, "
+        if p["tau"] not in (0.0, spec.task.dt / 2):
+            raise SpecError(f"method.tau is for steady tasks; dynamics take tau = task.dt / 2 (got tau {p['tau']}, "
                             f"dt {spec.task.dt})")
-        for key, value in (("task.t_final", spec.task.t_final), ("task.save_every", spec.task.save_every)):
-            r = value / (2 * spec.task.dt)
-            if abs(r - round(r)) > 1e-6:
-                raise SpecError(f"{key} ({value}) must be a multiple of 2 * task.dt ({2 * spec.task.dt}): "
-                                "a trapezoid step advances the time by 2 tau")
     return p
 
 
@@ -313,7 +271,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
                 save_ckpt(it + 1, 0)
         it0 = n_it
     # --- trapezoid dynamics -------------------------------------------------------------------------
-    tau = spec.task.dt if dyn else p["tau"]
+    tau = spec.task.dt / 2 if dyn else p["tau"]
     n_steps = _n_steps(spec, p)
     save_stride = int(round(spec.task.save_every / (2 * tau))) if dyn else None
     if dyn and step0 == 0 and not rows:
@@ -360,7 +318,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
 
 def _n_steps(spec: RunSpec, p: dict) -> int:
     if spec.task.kind == "dynamics":
-        return int(round(spec.task.t_final / (2 * spec.task.dt)))
+        return int(round(spec.task.t_final / spec.task.dt))
     return int(math.ceil(p["dyn_time"] / (2 * p["tau"]) - 1e-9)) if p["dyn_time"] > 0 else 0
 
 
