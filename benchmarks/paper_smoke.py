@@ -6,7 +6,7 @@ time step for dynamics) from which the full run's cost is projected. Each point 
 in its own process with a timeout, so one failure does not stop the rest; transfer-learning edges are
 dropped (the smoke starts every point from scratch).
 
-    python benchmarks/paper_smoke.py                       # all cnn/rbm_ndo/transformer points of config/paper.yaml
+    python benchmarks/paper_smoke.py                       # every neural point of config/paper.yaml
     python benchmarks/paper_smoke.py --runs 'mellak_.*' --iterations 5 --out benchmarks/out/paper_smoke_mellak.csv
 
 Columns: run, point, method, sites, status, wall_s (process, includes start-up and compilation),
@@ -36,13 +36,16 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from lindblad_nqs.pipeline import expand_runs  # noqa: E402
 
-NEURAL = ("cnn", "rbm_ndo", "transformer")
+NEURAL = ("cnn", "rbm_ndo", "transformer", "rbm_tdvp", "rnn_tdvp")
+TDVP = ("rbm_tdvp", "rnn_tdvp")
 
 
 def full_units(spec: dict) -> int:
     m, task = spec["method"], spec["task"]
     if task["kind"] == "dynamics":
-        return int(round(task["t_final"] / task["dt"]))
+        return int(round(task["t_final"] / task["dt"]))  # adaptive Heun: the steps at the first step size
+    if m["name"] in TDVP:
+        return int(round(m.get("steady_time", 3.0) / m.get("steady_dt", 0.005)))
     units = int(m.get("iterations", 1000 if m["name"] != "transformer" else 500))
     if m["name"] == "transformer" and m.get("dyn_time", 0) > 0:
         units += int(round(m["dyn_time"] / (2 * m["tau"])))
@@ -55,7 +58,18 @@ def shrink(spec: dict, k: int, inner: int) -> tuple[dict, float]:
     s = copy.deepcopy(spec)
     m, task = s["method"], s["task"]
     factor = 1.0
-    if m["name"] == "transformer":
+    if m["name"] in TDVP:
+        # k steps of the full-size state; the adaptive integrator keeps its first step (tol huge)
+        m.update(obs_samples=min(int(m.get("obs_samples", 8000)), 2000), integrator="rk4")
+        if m["name"] == "rbm_tdvp":
+            m.update(track=[], exact_max_sites=0)
+        if task["kind"] == "dynamics":
+            task["t_final"] = task["dt"] * k
+            task["save_every"] = task["t_final"]
+        else:
+            m["steady_time"] = m.get("steady_dt", 0.005) * k
+            m["steady_save_every"] = m["steady_time"]
+    elif m["name"] == "transformer":
         m["seeds"] = 1
         m["eval_samples"] = min(int(m.get("eval_samples", 4000)), 2000)
         if task["kind"] == "dynamics" or m.get("dyn_time", 0) > 0:

@@ -37,6 +37,9 @@ DEFAULTS = {
     "diag_shift": Key(1e-5, float, "regularization shift: shift added to the diagonal of S", minimum=0),
     "rcond": Key(1e-6, float, "pinv/soft/snr: eigenvalue cut-off relative to the largest", minimum=0),
     "snr_tol": Key(2.0, float, "snr: signal-to-noise ratio below which a mode is cut", positive=True),
+    "chunk": Key(20000, int, "samples per Jacobian chunk: above it S and F are accumulated chunk by chunk "
+                 "(memory O(chunk P + P^2), for the paper's 1e6 samples; not with snr); 0: all at once",
+                 minimum=0),
     "float64": Key(True, bool, "double precision (time evolution is far more sensitive to roundoff than a "
                    "minimisation)"),
     "init_noise": Key(1e-2, float, "standard deviation of the noise on the coupling weights at t = 0", minimum=0),
@@ -63,6 +66,14 @@ def _check(spec: RunSpec) -> dict:
         raise SpecError("method.regularization shift needs method.diag_shift > 0")
     if p["regularization"] != "shift" and not p["rcond"] > 0:
         raise SpecError(f"method.regularization {p['regularization']} needs method.rcond > 0")
+    drawn = -(-p["n_samples"] // p["n_chains"]) * p["n_chains"]
+    if p["chunk"] and drawn > p["chunk"]:
+        if drawn % p["chunk"]:
+            raise SpecError(f"method.n_samples ({drawn} drawn by {p['n_chains']} chains) must be a multiple of "
+                            f"method.chunk ({p['chunk']}) when it exceeds it")
+        if p["regularization"] == "snr":
+            raise SpecError(f"method.regularization snr needs every sample's contribution: n_samples ({drawn}) "
+                            f"must not exceed method.chunk ({p['chunk']})")
     names = [o.name for o in spec.observables]
     track = p["track"]
     if track is None:

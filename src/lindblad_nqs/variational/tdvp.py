@@ -63,3 +63,44 @@ def solve(O, E, opts: TDVPOptions, w=None, xp=None):
     diag = {"residual": residual, "condition": info.condition, "cut": info.cut, "kept": info.kept,
             "lambda_max": info.lambda_max}
     return x, A, diag
+
+
+def solve_streamed(jacobian, x, E, opts: TDVPOptions, chunk: int):
+    """solve() for sample counts whose (B, P) Jacobian does not fit in memory (hartmann2019: 1e6 samples):
+    S and F are accumulated over chunks of `chunk` samples (equal weights) from uncentred moments,
+    S = Re(<O^* O> - <O>^* <O>), F = Re(<O^* E> - <O>^* <E>), so that memory is O(chunk P + P^2).
+    jacobian(x_chunk) -> O_chunk; B must be a multiple of chunk. The signal-to-noise cut-off needs the
+    per-sample contributions and is not available here. Returns (theta_dot, S, diag); the metric norm of
+    v is sqrt(v^T S v)."""
+    import jax
+    import jax.numpy as jnp
+
+    if opts.method == "snr":
+        raise ValueError("regularisation snr needs every sample's contribution; use n_samples <= chunk")
+    B = x.shape[0]
+    if B % chunk:
+        raise ValueError(f"{B} samples are not a multiple of the chunk {chunk}")
+    xs = x.reshape(B // chunk, chunk, *x.shape[1:])
+    Es = E.reshape(B // chunk, chunk)
+
+    def body(acc, xe):
+        xc, ec = xe
+        O = jacobian(xc)
+        return (acc[0] + O.conj().T @ O, acc[1] + jnp.sum(O, axis=0), acc[2] + O.conj().T @ ec,
+                acc[3] + jnp.sum(ec), acc[4] + jnp.sum(jnp.abs(ec) ** 2)), None
+
+    O0 = jax.eval_shape(jacobian, xs[0])
+    P, dt = O0.shape[1], O0.dtype
+    zero = (jnp.zeros((P, P), dt), jnp.zeros((P,), dt), jnp.zeros((P,), jnp.result_type(dt, E.dtype)),
+            jnp.zeros((), E.dtype), jnp.zeros((), jnp.real(E).dtype))
+    (OO, Os, OE, Es_, EE), _ = jax.lax.scan(body, zero, (xs, Es))
+    mO, mE = Os / B, Es_ / B
+    S = jnp.real(OO / B - jnp.outer(mO.conj(), mO))
+    F = jnp.real(OE / B - mO.conj() * mE)
+    bb = EE / B - jnp.abs(mE) ** 2
+    xdot, info = linsolve.solve(F, S=S, method=opts.method, shift=opts.shift, rcond=opts.rcond, xp=jnp)
+    rr = xdot @ S @ xdot - 2 * xdot @ F + bb  # |A x - b|^2 without forming A
+    residual = jnp.where(bb > 0, jnp.maximum(rr, 0.0) / jnp.where(bb > 0, bb, 1.0), 0.0)
+    diag = {"residual": residual, "condition": info.condition, "cut": info.cut, "kept": info.kept,
+            "lambda_max": info.lambda_max}
+    return xdot, S, diag

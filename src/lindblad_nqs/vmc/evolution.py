@@ -64,14 +64,20 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
     obs_names = [o.name for o in observables]
     tracked = [o for o in observables if o.name in set(tracked)]
 
+    chunk = cfg.get("chunk", 0)
+    streamed = bool(chunk) and per_chain * n_chains > chunk
+
     @jax.jit
     def rhs_from_samples(theta, x, tables):
         lv = state.log_value(theta, x)
-        O = state.jacobian(theta, x)
         E = lind.local_values(lambda xx: state.log_value(theta, xx), x, lv, tables)
-        theta_dot, A, d = tdvp.solve(O, E, opts)
+        if streamed:
+            theta_dot, S, d = tdvp.solve_streamed(lambda xc: state.jacobian(theta, xc), x, E, opts, chunk)
+        else:
+            theta_dot, A, d = tdvp.solve(state.jacobian(theta, x), E, opts)
+            S = A.T @ A
         d["delta_L"] = jnp.mean(jnp.abs(E))
-        return theta_dot, A, d
+        return theta_dot, S, d
 
     st = {"theta": jnp.asarray(state.theta0), "t": float(save_times[0]), "dt": float(dt0), "key": prng_key(seed),
           "obs_key": prng_key(seed + 104729), "step": 0}
@@ -97,12 +103,12 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
     def f(theta, t):
         st["key"], k = jax.random.split(st["key"])
         sampler_state["chain"], batch = sampler.sample(theta, sampler_state["chain"], k, per_chain)
-        theta_dot, A, d = rhs_from_samples(theta, batch.x.reshape(-1, 2, n), lind.tables)
+        theta_dot, S, d = rhs_from_samples(theta, batch.x.reshape(-1, 2, n), lind.tables)
         if not bool(jnp.all(jnp.isfinite(theta_dot))):
             raise FloatingPointError(f"the TDVP update is not finite at t = {t:.6g} (try a larger diag_shift "
                                      "or rcond, or more samples)")
         d = dict(d, acceptance=batch.acceptance)
-        return theta_dot, (lambda v: jnp.linalg.norm(A @ v)), d
+        return theta_dot, (lambda v: jnp.sqrt(jnp.maximum(v @ S @ v, 0.0))), d
 
     def observe(theta, n_samples, key):
         per = max(2, -(-n_samples // cfg["obs_chains"]))
