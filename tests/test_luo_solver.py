@@ -117,6 +117,39 @@ def test_resume_from_checkpoint_gives_the_same_result(tmp_path):
         assert np.isclose(values(resumed)[key][0], v)
 
 
+def test_dynamics_resume_with_extrapolation_equals_uninterrupted(tmp_path):
+    """A dynamics run killed between save times resumes from its last checkpoint_every checkpoint, with
+    the extrapolation state of warm_start extrapolate, and ends bit for bit where an uninterrupted run
+    ends; its provenance says where it resumed."""
+    task = {"kind": "dynamics", "t_final": 0.12, "dt": 0.02, "save_every": 0.06, "initial": {"product": "y-"}}
+    m = {**SMALL, "samples": 200, "eval_samples": 500, "inner_max": 3, "inner_min": 3, "dtype": "float64",
+         "warm_start": "extrapolate", "checkpoint_every": 2}
+    s = spec(task, m)
+    full = run(s, tmp_path, "full")
+    import lindblad_nqs.povm_solvers.training as tr
+
+    calls = {"n": 0}
+    orig = tr.POVMTrainer.trapezoid_step
+
+    def failing(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] > 5:  # killed in step 6, after the checkpoint at step 4 (not a save time)
+            raise KeyboardInterrupt
+        return orig(self, *a, **k)
+
+    tr.POVMTrainer.trapezoid_step = failing
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(s, tmp_path, "resumed")
+    finally:
+        tr.POVMTrainer.trapezoid_step = orig
+    resumed = run(s, tmp_path, "resumed")
+    assert resumed.info["per_run"][0]["resumed_from"]["step"] == 4
+    assert full.info["per_run"][0]["resumed_from"] is None
+    np.testing.assert_array_equal(resumed.history.cost.to_numpy(), full.history.cost.to_numpy())
+    assert [r[:3] for r in resumed.rows] == [r[:3] for r in full.rows]
+
+
 @pytest.mark.parametrize("method,match", [
     ({"povm": "sic"}, "method.povm"),
     ({"d_model": 30, "n_heads": 4}, "method.d_model"),

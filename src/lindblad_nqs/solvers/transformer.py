@@ -231,6 +231,8 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
     hist: list[dict] = []
     rows: list[tuple] = []
     it0 = step0 = 0
+    prev = None  # the parameters one step back, which warm_start extrapolate needs to resume faithfully
+    resumed_from = None
     if ckpt.exists():  # resume
         ck = load_tensors(ckpt, device)
         if ck.get("spec_hash") == spec.hash:
@@ -239,13 +241,15 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
                 opt.load_state_dict(ck["opt"])
             trainer.gen.set_state(ck["gen"].to(trainer.gen.get_state().device) if hasattr(ck["gen"], "to") else ck["gen"])
             hist, rows, it0, step0 = ck["history"], ck["rows"], ck["iteration"], ck["step"]
+            prev = ck.get("prev")
+            resumed_from = {"iteration": it0, "step": step0, "file": str(ckpt)}
 
     def save_ckpt(iteration, step, with_opt=True):
         state.mkdir(parents=True, exist_ok=True)
         tmp = ckpt.with_suffix(".tmp")
         torch.save({"spec_hash": spec.hash, "model": model.state_dict(), "opt": opt.state_dict() if with_opt else None,
                     "gen": trainer.gen.get_state(), "history": hist, "rows": rows, "iteration": iteration,
-                    "step": step}, tmp)
+                    "step": step, "prev": prev}, tmp)
         tmp.replace(ckpt)
 
     def observe():
@@ -276,7 +280,6 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
     save_stride = int(round(spec.task.save_every / (2 * tau))) if dyn else None
     if dyn and step0 == 0 and not rows:
         rows += [(0.0, *r) for r in observe()]
-    prev = None
     for step in range(step0, n_steps):
         t_row = time.perf_counter()
         now = [q.detach().clone() for q in model.parameters()]
@@ -288,10 +291,10 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         t = (step + 1) * 2 * tau
         hist.append({"run": k, "stage": "dyn", "iteration": step, "t": t, **rec, "time_s": time.perf_counter() - t_row})
         progress.update(1)
-        if dyn and (step + 1) % save_stride == 0:
+        saved = dyn and (step + 1) % save_stride == 0
+        if saved:
             rows += [(t, *r) for r in observe()]
-            save_ckpt(it0, step + 1, with_opt=False)
-        elif not dyn and (step + 1) % p["checkpoint_every"] == 0:
+        if (saved or (step + 1) % p["checkpoint_every"] == 0) and step + 1 < n_steps:
             save_ckpt(it0, step + 1, with_opt=False)
     progress.close()
     if not dyn:
@@ -304,7 +307,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
     history = pd.DataFrame(hist)
     info = {"seed": seed, "start": start_label, "tau": tau if n_steps else None, "n_steps": n_steps,
             "wall_s": time.perf_counter() - t_start, "n_parameters": sum(q.numel() for q in model.parameters()),
-            "max_connections": trainer.lind.max_connections}
+            "max_connections": trainer.lind.max_connections, "resumed_from": resumed_from}
     if not dyn and p["iterations"]:
         var = history[history.stage == "var"]
         info["final_cost"] = float(var.cost.iloc[-10:].mean())
