@@ -48,6 +48,8 @@ def test_steady_state_run_reaches_exact(method, tmp_path):
     h = res.history
     assert h["cost"].iloc[-20:].mean() < 0.05 * h["cost"].iloc[0]
     assert res.info["final_cost"] < 0.02
+    if "accepted" in h:  # Gauss-Newton (the default) reports each step's acceptance, which checks.py reads
+        assert res.info["accepted_steps"] == int(h["accepted"].sum()) > 0
     assert 0.05 < res.info["observable_sampler"]["acceptance"] <= 1
     assert np.isfinite(res.info["observable_sampler"]["rhat"])
     ev = np.array(res.info["rho_eigenvalues"])
@@ -148,3 +150,30 @@ def test_nan_cost_is_detected_and_aborts(tmp_path):
     cfg = dict(get_method("cnn").defaults, iterations=20, n_samples=16, n_chains=4, n_discard=1, track=[])
     with pytest.raises(RuntimeError, match="not finite"):
         run_steady(s.system, m, params, cfg, list(s.observables), seed=0, state_dir=tmp_path / "nan")
+
+
+def test_optimiser_that_rejects_every_step_is_refused_through_the_cli(tmp_path, monkeypatch, capsys):
+    """A Gauss-Newton run whose every step is rejected ends at its initial state: the CLI refuses it and
+    writes no result (issue 13: an optimiser that never moved is not a solution)."""
+    import yaml
+
+    from lindblad_nqs.cli import main
+    from lindblad_nqs.vmc import optimizers
+
+    orig = optimizers.GaussNewton.update
+
+    def never(self, *a, **k):
+        out = orig(self, *a, **k)
+        self.info["accepted"] = False
+        return out
+
+    monkeypatch.setattr(optimizers.GaussNewton, "update", never)
+    p = tmp_path / "spec.yaml"
+    p.write_text(yaml.safe_dump({"system": SYSTEM, "task": {"kind": "steady"}, "observables": ["sz"],
+                                 "method": {"name": "cnn", "features": [2], "kernels": [3], "iterations": 3,
+                                            "n_samples": 64, "n_chains": 8, "n_discard": 2, "obs_samples": 256,
+                                            "obs_chains": 8, "track": [], "eig_max_sites": 0}}))
+    out = tmp_path / "result.csv"
+    assert main(["solve", str(p), "--out", str(out)]) == 2
+    assert "never accepted a step" in capsys.readouterr().err
+    assert not out.exists()

@@ -271,6 +271,8 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         row = {"iteration": it + 1, "cost": cost, "cost_err": cost_err,
                "acceptance": acc, "rhat": rhat, "ess": float(aux["ess"]), "grad_norm": float(np.linalg.norm(g)),
                "step": float(opt.info.get("step", np.nan)), "time_s": dt}
+        if "accepted" in opt.info:  # NAGD+ and Gauss-Newton may reject a step; checks.check_rows reads this
+            row["accepted"] = bool(opt.info["accepted"])
         if "backtracks" in opt.info:
             row.update(backtracks=int(opt.info["backtracks"]))
             if "restart" in opt.info:
@@ -323,6 +325,8 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     info["observable_sampler"] = oinfo
     info["observe_time_s"] = time.perf_counter() - t0
     info["iterations"] = iters
+    if any("accepted" in r for r in rows_hist):
+        info["accepted_steps"] = int(sum(bool(r.get("accepted", True)) for r in rows_hist))
     times = [r["time_s"] for r in rows_hist[1:]]  # the first iteration compiles; resumed ones count too
     info["time_per_iteration_s"] = float(np.median(times)) if times else None
     if n <= cfg["eig_max_sites"]:
