@@ -147,7 +147,7 @@ def main(argv=None) -> int:
                        "projected_h": per_it * units / 3600}
                 if status == "ok":
                     prov = json.loads(out.with_suffix(".json").read_text())
-                    row["n_params"] = prov.get("n_params") or (prov.get("per_run") or [{}])[0].get("n_parameters")
+                    row["n_params"] = prov.get("n_params")
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     if not rows:

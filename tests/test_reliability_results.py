@@ -206,3 +206,14 @@ def test_unwritable_out_is_refused_before_the_computation(tmp_path, spec, fake, 
     err = capsys.readouterr().err.strip()
     assert f"--out {out}" in err and len(err.splitlines()) == 1, err
     assert calls == []  # refused before the solver ran
+
+
+def test_retired_result_names_are_refused(tmp_path):
+    """One vocabulary of provenance keys and history columns (results.py): a solver writing an old alias
+    (n_parameters, cost_err, seconds) is stopped before any file is written."""
+    out = tmp_path / "r.csv"
+    with pytest.raises(ValueError, match="n_parameters \\(write n_params\\)"):
+        results.write_result(out, [(None, "sz", 0.1, 0.0)], {"n_parameters": 3})
+    with pytest.raises(ValueError, match="cost_err \\(write cost_stderr\\)"):
+        results.write_result(out, [(None, "sz", 0.1, 0.0)], {}, pd.DataFrame({"iteration": [1], "cost_err": [0.1]}))
+    assert not out.exists()

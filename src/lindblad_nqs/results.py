@@ -14,6 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["t", "observable", "value", "stderr"]
+
+# The one vocabulary of provenance keys and history columns that figures, the review table and the
+# benchmarks read. Provenance (RESULT.json): n_params (real parameters of the network), wall_time_s
+# (the solve), time_per_iteration_s, final_cost, accepted_steps, resumed_from, warning. History
+# (RESULT.history.csv), one row per iteration or time step: iteration or step (counted from 1: the
+# number completed), t, dt, cost, cost_stderr, time_s (the row's wall time), accepted. A solver that
+# writes another name for one of these is stopped here, so the vocabulary cannot drift apart again.
+RETIRED_NAMES = {"n_parameters": "n_params", "cost_err": "cost_stderr", "seconds": "time_s"}
 _PACKAGES = ("lindblad-nqs", "numpy", "scipy", "qutip", "jax", "jaxlib", "flax", "optax", "torch", "pandas")
 
 
@@ -108,11 +116,19 @@ def history_path(out: Path) -> Path:
     return out.with_suffix(".history.csv")
 
 
+def _check_vocabulary(provenance: dict, history) -> None:
+    names = set(provenance) | set(getattr(history, "columns", ()))
+    bad = sorted(names & set(RETIRED_NAMES))
+    if bad:
+        raise ValueError("result uses retired names: " + ", ".join(f"{b} (write {RETIRED_NAMES[b]})" for b in bad))
+
+
 def write_result(out: Path, rows, provenance: dict, history: pd.DataFrame | None = None) -> None:
     """RESULT.csv, RESULT.json and (with a history) RESULT.history.csv: all written to temporary files
     first, then renamed, the table last; a failure on the way removes what was already renamed, and a
     stale history of an earlier run goes, so the files on disk always belong together."""
     out = Path(out)
+    _check_vocabulary(provenance, history)
     out.parent.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows, columns=COLUMNS)
     staged: list[tuple[Path, Path]] = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,7 +117,6 @@ class POVMTrainer:
 
     # --- the two costs ------------------------------------------------------------------------------
     def steady_iteration(self, opt, n_samples: int, exact_sum: bool = False) -> dict:
-        t0 = time.perf_counter()
         if exact_sum:
             a, batch = self._all_strings(), self.exact_batch()
         else:
@@ -130,7 +128,7 @@ class POVMTrainer:
         opt.step()
         mags = self.exact_magnetisations() if exact_sum else self.magnetisations(a)
         return {"cost": res.value, "cost_stderr": res.stderr, "unique_a": batch.n_a,
-                "unique_b": len(batch.strings), "seconds": time.perf_counter() - t0, **mags}
+                "unique_b": len(batch.strings), **mags}
 
     def trapezoid_step(self, tau: float, n_samples: int, lr: float, tol: float, max_iter: int,
                        min_iter: int = 1, extrapolate_from=None, lr_final: float | None = None,
@@ -146,7 +144,6 @@ class POVMTrainer:
         Monte Carlo estimate (tiny systems: diagnostics and tests).
         Returns the step record: iterations used, the cost of the first iteration (about
         2 tau ||L p||_1 without extrapolation) and the mean of the last three, and whether `tol` was met."""
-        t0 = time.perf_counter()
         old = copy.deepcopy(self.model).eval()
         for p in old.parameters():
             p.requires_grad_(False)
@@ -181,7 +178,7 @@ class POVMTrainer:
             opt.step()
         mags = self.exact_magnetisations() if exact_sum else self.magnetisations(a)
         return {"inner_iterations": it, "cost_start": costs[0], "cost": float(np.mean(costs[-3:])),
-                "cost_stderr": res.stderr, "converged": converged, "seconds": time.perf_counter() - t0,
+                "cost_stderr": res.stderr, "converged": converged,
                 **mags}
 
 

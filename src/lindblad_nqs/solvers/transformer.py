@@ -131,6 +131,7 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
         "per_run_values": ([{name: [v, e] for _, name, v, e in r["rows"]} for r in runs]
                            if spec.task.kind == "steady" else None),
         "tau": runs[0]["info"].get("tau"),
+        "n_params": runs[0]["info"]["n_params"],
         "averaging": "observables are the mean over runs (luo2022 S5); stderr combines the runs' Monte Carlo errors",
     }
     return Result(rows, info, history)
@@ -268,7 +269,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
                 g["lr"] = lr_at(it, n_it, p["lr"], p["lr_final"])
             t_row = time.perf_counter()
             rec = trainer.steady_iteration(opt, p["samples"], exact_sum=p["exact_sum"])
-            hist.append({"run": k, "stage": "var", "iteration": it, "t": np.nan, **rec,
+            hist.append({"run": k, "stage": "var", "iteration": it + 1, "t": np.nan, **rec,
                          "time_s": time.perf_counter() - t_row})
             progress.update(1)
             if (it + 1) % p["checkpoint_every"] == 0 and it + 1 < n_it:
@@ -289,7 +290,8 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         if p["warm_start"] == "extrapolate":
             prev = now
         t = (step + 1) * 2 * tau
-        hist.append({"run": k, "stage": "dyn", "iteration": step, "t": t, **rec, "time_s": time.perf_counter() - t_row})
+        hist.append({"run": k, "stage": "dyn", "iteration": step + 1, "t": t, **rec,
+                     "time_s": time.perf_counter() - t_row})
         progress.update(1)
         saved = dyn and (step + 1) % save_stride == 0
         if saved:
@@ -306,7 +308,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         ckpt.unlink()
     history = pd.DataFrame(hist)
     info = {"seed": seed, "start": start_label, "tau": tau if n_steps else None, "n_steps": n_steps,
-            "wall_s": time.perf_counter() - t_start, "n_parameters": sum(q.numel() for q in model.parameters()),
+            "wall_time_s": time.perf_counter() - t_start, "n_params": sum(q.numel() for q in model.parameters()),
             "max_connections": trainer.lind.max_connections, "resumed_from": resumed_from}
     if not dyn and p["iterations"]:
         var = history[history.stage == "var"]

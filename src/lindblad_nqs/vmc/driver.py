@@ -268,7 +268,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         cost_err = float(np.sqrt(max(float(aux["var"]), 0.0) / max(float(aux["ess"]), 1.0)))
         opt.update(g, cost, trial, jac, cost_err=cost_err)
         dt = time.perf_counter() - t0
-        row = {"iteration": it + 1, "cost": cost, "cost_err": cost_err,
+        row = {"iteration": it + 1, "cost": cost, "cost_stderr": cost_err,
                "acceptance": acc, "rhat": rhat, "ess": float(aux["ess"]), "grad_norm": float(np.linalg.norm(g)),
                "step": float(opt.info.get("step", np.nan)), "time_s": dt}
         if "accepted" in opt.info:  # NAGD+ and Gauss-Newton may reject a step; checks.check_rows reads this
