@@ -9,7 +9,7 @@ import pandas as pd
 from lindblad_nqs.figures import get_figure
 from lindblad_nqs.figures.data import RunData
 from lindblad_nqs.model import Lattice
-from lindblad_nqs.nets.strings import string_ordering
+from lindblad_nqs.model.orderings import string_ordering
 
 
 def fake_run(root, name, points):

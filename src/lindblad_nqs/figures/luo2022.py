@@ -1,7 +1,7 @@
 """Figures of luo2022 (POVM + autoregressive Transformer). Each reads result tables (with their
 provenance and histories) only; roles name the runs in the config.
 
-fig1  the strings (site orderings) of a square lattice, drawn from nets.strings.string_ordering.
+fig1  the strings (site orderings) of a square lattice, drawn from model.orderings.string_ordering.
       Role lattice: any run on the lattice (only its spec is read).
 fig2  dynamics <sz>(t): (a) chain, roles chain (transformer), chain_exact, optional chain_large
       (a larger chain without exact reference); (b) square lattice, roles square (Jy sweep),
@@ -45,7 +45,7 @@ def _sweep_x(t: pd.DataFrame) -> pd.Series:
 @figure("luo2022", "fig1")
 def strings_of_square_lattice(runs, options):
     from ..model import Lattice
-    from ..nets.strings import string_ordering
+    from ..model.orderings import string_ordering
 
     run = runs["lattice"]
     shape = tuple(run.spec(next(iter(run.points)))["system"]["lattice"]["shape"])

@@ -79,7 +79,7 @@ def _check_params(spec: RunSpec) -> dict:
     if p["exact_sum"] and spec.system.n_sites > 8:
         raise SpecError(f"method.exact_sum enumerates 4^N strings: needs N <= 8, got N = {spec.system.n_sites}")
     try:
-        from ..nets.strings import parse_strings
+        from ..model.orderings import parse_strings
 
         strings = parse_strings(p["strings"])
     except ValueError as e:
