@@ -87,28 +87,31 @@ def test_seed_averaging_is_the_mean_of_runs(tmp_path):
     assert set(both.history.run) == {0, 1}
 
 
-def test_resume_from_checkpoint_gives_the_same_result(tmp_path):
-    m = {**SMALL, "iterations": 8, "checkpoint_every": 4, "eval_samples": 500, "dtype": "float64"}
-    s = spec({"kind": "steady"}, m)
-    full = run(s, tmp_path, "full")
-    # interrupt a second run after its checkpoint at iteration 4 by running the first 4 iterations only
+def killed_after(monkeypatch, method: str, n_calls: int, job):
+    """Run job() with POVMTrainer.<method> raising KeyboardInterrupt after n_calls calls (a killed run)."""
     import lindblad_nqs.povm_solvers.training as tr
 
+    orig = getattr(tr.POVMTrainer, method)
     calls = {"n": 0}
-    orig = tr.POVMTrainer.steady_iteration
 
     def failing(self, *a, **k):
         calls["n"] += 1
-        if calls["n"] > 5:
+        if calls["n"] > n_calls:
             raise KeyboardInterrupt
         return orig(self, *a, **k)
 
-    tr.POVMTrainer.steady_iteration = failing
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(tr.POVMTrainer, method, failing)
         with pytest.raises(KeyboardInterrupt):
-            run(s, tmp_path, "resumed")
-    finally:
-        tr.POVMTrainer.steady_iteration = orig
+            job()
+
+
+def test_resume_from_checkpoint_gives_the_same_result(tmp_path, monkeypatch):
+    m = {**SMALL, "iterations": 8, "checkpoint_every": 4, "eval_samples": 500, "dtype": "float64"}
+    s = spec({"kind": "steady"}, m)
+    full = run(s, tmp_path, "full")
+    # interrupt a second run in iteration 6, after its checkpoint at iteration 4
+    killed_after(monkeypatch, "steady_iteration", 5, lambda: run(s, tmp_path, "resumed"))
     assert (tmp_path / "resumed" / "run0.ckpt.pt").exists()
     resumed = run(s, tmp_path, "resumed")
     assert len(resumed.history) == 8
@@ -117,7 +120,7 @@ def test_resume_from_checkpoint_gives_the_same_result(tmp_path):
         assert np.isclose(values(resumed)[key][0], v)
 
 
-def test_dynamics_resume_with_extrapolation_equals_uninterrupted(tmp_path):
+def test_dynamics_resume_with_extrapolation_equals_uninterrupted(tmp_path, monkeypatch):
     """A dynamics run killed between save times resumes from its last checkpoint_every checkpoint, with
     the extrapolation state of warm_start extrapolate, and ends bit for bit where an uninterrupted run
     ends; its provenance says where it resumed."""
@@ -126,23 +129,8 @@ def test_dynamics_resume_with_extrapolation_equals_uninterrupted(tmp_path):
          "warm_start": "extrapolate", "checkpoint_every": 2}
     s = spec(task, m)
     full = run(s, tmp_path, "full")
-    import lindblad_nqs.povm_solvers.training as tr
-
-    calls = {"n": 0}
-    orig = tr.POVMTrainer.trapezoid_step
-
-    def failing(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] > 5:  # killed in step 6, after the checkpoint at step 4 (not a save time)
-            raise KeyboardInterrupt
-        return orig(self, *a, **k)
-
-    tr.POVMTrainer.trapezoid_step = failing
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run(s, tmp_path, "resumed")
-    finally:
-        tr.POVMTrainer.trapezoid_step = orig
+    # killed in step 6, after the checkpoint at step 4 (not a save time)
+    killed_after(monkeypatch, "trapezoid_step", 5, lambda: run(s, tmp_path, "resumed"))
     resumed = run(s, tmp_path, "resumed")
     assert resumed.info["per_run"][0]["resumed_from"]["step"] == 4
     assert full.info["per_run"][0]["resumed_from"] is None
