@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
-from .figures.data import lattice_of
 
 # neural runs add their final cost, its L^dag L cross-check, chain R-hat and any warning (e.g. a collapsed rho)
 SCALARS = ("method", "wall_time_s", "device", "spec_hash", "relative_residual", "sector_dim", "ntraj", "n_params",
@@ -19,6 +19,6 @@ def collect(results: list[Path]) -> pd.DataFrame:
     for csv in results:
         prov = json.loads(Path(csv).with_suffix(".json").read_text())
         notes = prov["spec"].get("notes") or {}
-        rows.append({"run": notes.get("run"), "point": notes.get("point"), "n_sites": lattice_of(prov["spec"]).n_sites,
+        rows.append({"run": notes.get("run"), "point": notes.get("point"), "n_sites": math.prod(prov["spec"]["system"]["lattice"]["shape"]),
                      **{k: prov.get(k) for k in SCALARS}})
     return pd.DataFrame(rows)
