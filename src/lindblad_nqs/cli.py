@@ -21,12 +21,16 @@ def _check_threads(args) -> None:
 
 
 def _solve(args) -> int:
+    _check_threads(args)
+    from .threads import limit_threads, set_thread_env, thread_report
+
+    # before numpy, jax or torch are imported: they size their thread pools when they load
+    set_thread_env(args.threads)
     from .checks import check_rows
     from .methods import RunContext, get_method
     from .results import device_description, output_problem, package_versions, write_result
     from .spec import check_resources, load_spec
 
-    _check_threads(args)
     out = Path(args.out)
     if out.suffix != ".csv":
         raise CliError(f"--out must name a .csv file, got {out}")
@@ -40,8 +44,11 @@ def _solve(args) -> int:
         raise CliError(f"--init-state {init_state} is not a directory")
     check_resources(spec, args.threads)
     ctx = RunContext(state_dir=state_dir, threads=args.threads, progress=args.progress, init_state=init_state)
+    method = get_method(spec.method)
     start = time.time()
-    result = get_method(spec.method).solve(spec, ctx)
+    with limit_threads(args.threads):
+        result = method.solve(spec, ctx)
+        threads = thread_report(args.threads)
     wall = time.time() - start
     for warning in check_rows(result.rows, spec.observables, result.info, result.history):
         print(f"lindblad-nqs: warning: {warning}", file=sys.stderr)
@@ -52,7 +59,7 @@ def _solve(args) -> int:
         "versions": package_versions(),
         "device": device_description(),
         "host": socket.gethostname(),
-        "threads": args.threads,
+        **threads,
         "init_state": args.init_state,
         "wall_time_s": wall,
         **result.info,

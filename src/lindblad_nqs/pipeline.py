@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shlex
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 @dataclass(frozen=True)
@@ -155,3 +158,43 @@ def figure_runs_arg(config: dict, runs: dict[str, dict[str, Point]], paper: str,
 
 def figure_options_arg(config: dict, paper: str, fig: str) -> str:
     return shlex.quote(json.dumps(figure_entry(config, paper, fig).get("options", {}), sort_keys=True))
+
+
+def spec_text(point: Point) -> str:
+    import yaml
+
+    return yaml.safe_dump(point.spec, sort_keys=False)
+
+
+def write_specs(runs: dict[str, dict[str, Point]], root: str | Path = ".") -> list[str]:
+    """Write every point's spec.yaml whose content differs from the file on disk; return those written.
+
+    Called at DAG construction instead of a rule per spec (a `run:` job costs a whole Snakemake
+    subprocess, about 10 s, for a few hundred bytes of YAML). The spec is then a source file of the
+    solve job: an unchanged spec keeps its timestamp, so nothing reruns, and a changed one is newer
+    than its result, so exactly the points whose spec changed rerun (with what depends on them).
+    """
+    written = []
+    for points in runs.values():
+        for point in points.values():
+            path = Path(root) / point.dir / "spec.yaml"
+            text = spec_text(point)
+            try:
+                if path.read_text() == text:
+                    continue
+            except (FileNotFoundError, UnicodeDecodeError, IsADirectoryError):
+                pass
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # a temporary name and a rename: a reader (a job of a second Snakemake, an interrupted
+            # write) never sees half a spec
+            fd, tmp = tempfile.mkstemp(prefix=".spec.", suffix=".yaml", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            written.append(str(path))
+    return written

@@ -15,6 +15,9 @@ except pipeline.ConfigError as e:
     # one line naming the config entry, before any job or input function runs
     sys.exit(f"config error: {e}")
 FIGURES = pipeline.figure_targets(config)
+# The run specs are written here, at DAG construction, and only where their content changed, so the
+# solve rule sees an unchanged spec as an old source file and a changed one as newer than its result.
+pipeline.write_specs(RUNS)  # relative to the working directory, like every path of the rules
 
 wildcard_constraints:
     run=r"[A-Za-z0-9_\-]+",

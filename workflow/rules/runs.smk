@@ -1,25 +1,6 @@
-# One rule materialises each point's run spec, one solves it. Both are generic over methods: a new
-# solver needs only its module in the package and runs in the config.
-
-
-localrules:
-    materialise_spec,
-
-
-rule materialise_spec:
-    output:
-        "results/runs/{run}/{point}/spec.yaml",
-    params:
-        spec=lambda w: point_of(w).spec,
-    log:
-        "logs/runs/{run}/{point}.spec.log",
-    run:
-        import yaml
-
-        with open(output[0], "w") as f:
-            yaml.safe_dump(params.spec, f, sort_keys=False)
-        with open(log[0], "w") as f:
-            f.write(f"wrote {output[0]}\n")
+# The run specs are materialised at DAG construction (rules/common.smk, pipeline.write_specs), only
+# where their content changed; one rule solves them. Generic over methods: a new solver needs only
+# its module in the package and runs in the config.
 
 
 rule solve:

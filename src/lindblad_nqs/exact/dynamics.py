@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Callable, Iterator
 
 import numpy as np
@@ -56,12 +58,38 @@ def trajectories(system: SpinSystem, initial: str, times: np.ndarray, strings: l
     options = {"keep_runs_results": True, "progress_bar": False}
     if threads > 1:
         options |= {"map": "parallel", "num_cpus": threads}
-    res = qutip.mcsolve(hamiltonian(system), psi, times, c_ops, e_ops=e_ops, ntraj=ntraj, seeds=seed, options=options)
+        # the threads are the worker processes; each of them on one BLAS/OpenMP thread (forked workers
+        # inherit the limit, spawned ones the environment), or `threads` workers run threads^2 threads
+        with _one_thread_per_process():
+            res = qutip.mcsolve(hamiltonian(system), psi, times, c_ops, e_ops=e_ops, ntraj=ntraj, seeds=seed,
+                                options=options)
+    else:
+        res = qutip.mcsolve(hamiltonian(system), psi, times, c_ops, e_ops=e_ops, ntraj=ntraj, seeds=seed,
+                            options=options)
     runs = np.array([np.real(np.asarray(res.runs_e_data[k])) for k in range(len(strings))])  # (S, ntraj, T)
     ntraj_done = runs.shape[1]
     mean = runs.mean(axis=1)
     stderr = runs.std(axis=1, ddof=1) / np.sqrt(ntraj_done) if ntraj_done > 1 else np.zeros_like(mean)
     return mean, stderr, runs, ntraj_done
+
+
+@contextlib.contextmanager
+def _one_thread_per_process():
+    from threadpoolctl import threadpool_limits
+
+    from ..threads import THREAD_ENV
+
+    saved = {k: os.environ.get(k) for k in THREAD_ENV}
+    os.environ.update({k: "1" for k in THREAD_ENV})
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class _PauliEop:

@@ -24,7 +24,7 @@ MAX_SITES = 12  # the orbit table holds 4^N entries
 
 # Peak memory of SymmetricSector.build, measured on chains of 6-9 sites and the 3x3 lattice (the padded
 # connected elements dominate: about 400 bytes per orbit and local term, plus the 4^N orbit tables),
-# with a margin; a sparse LU of the sector (solve_sector) adds about 1000 * dim^1.5 bytes there.
+# with a margin. LU_BYTES * dim^1.5: a sparse LU of the full Liouvillian (QuTiP's steadystate, solver qutip).
 BYTES_PER_TABLE_ENTRY = 64
 BYTES_PER_ORBIT_TERM = 512
 LU_BYTES = 1200.0

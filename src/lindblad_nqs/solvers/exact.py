@@ -53,7 +53,7 @@ def check_resources(spec: RunSpec, threads: int = 1) -> None:
 
 
 KEYS = {
-    "solver": Key("sector", str, "sector: symmetry-reduced sparse solve / matrix exponential (fast); "
+    "solver": Key("sector", str, "sector: symmetry-reduced dense LU or iterative solve / matrix exponential (fast); "
                   "qutip: QuTiP's steadystate / mesolve (slow; for cross-checks)", choices=("sector", "qutip")),
     "save_rho": Key(False, bool, "write rho (steady) or rho at the saved times (dynamics) to STATE_DIR/rho.npz"),
 }
@@ -72,7 +72,8 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
         ss = steady.solve_sector(spec.system) if solver == "sector" else steady.solve_qutip(spec.system)
         expect = dynamics.dense_expect(ss.rho, n)
         rows = [(None, o.name, evaluate(o, expect), 0.0) for o in spec.observables]
-        info |= {"residual_norm": ss.residual, "relative_residual": ss.relative_residual, "sector_dim": ss.sector_dim}
+        info |= {"residual_norm": ss.residual, "relative_residual": ss.relative_residual, "sector_dim": ss.sector_dim,
+                 **ss.info}
         saved = {"rho": ss.rho}
     else:
         times = spec.task.save_times
