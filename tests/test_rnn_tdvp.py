@@ -27,23 +27,40 @@ def x64():
         yield
 
 
-def _rnn(n, cell, noise=0.5, depth=2, product=None, seed=0):
-    m = POVMRNN(n, hidden=6, depth=depth, cell=cell, init_noise=noise, product=product)
+def _rnn(n, cell, noise=0.5, depth=2, product=None, seed=0, **kw):
+    m = POVMRNN(n, hidden=6, depth=depth, cell=cell, init_noise=noise, product=product, **kw)
     return m, m.init(jax.random.key(seed), jnp.zeros((1, n), jnp.int8))
 
 
-@pytest.mark.parametrize("cell", ["gru", "elu"])
-def test_probabilities_sum_to_one(cell):
-    m, params = _rnn(3, cell)
-    p = np.exp(np.asarray(m.apply(params, jnp.asarray(all_strings(3)))))
+def _chain_symmetries(n):
+    from lindblad_nqs.model.lattice import Lattice
+
+    return tuple(tuple(int(i) for i in g) for g in Lattice((n,), True).symmetry_permutations)
+
+
+VARIANTS = {  # name: (sites, keyword arguments of POVMRNN)
+    "gru": (3, {"cell": "gru"}), "lstm": (3, {"cell": "lstm"}), "elu": (3, {"cell": "elu"}),
+    "gru_snake_2x2": (4, {"cell": "gru", "depth": 1, "order": (0, 1, 3, 2)}),
+    "lstm_sym": (3, {"cell": "lstm", "symmetries": _chain_symmetries(3)}),
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_probabilities_sum_to_one(name):
+    n, kw = VARIANTS[name]
+    m, params = _rnn(n, **kw)
+    p = np.exp(np.asarray(m.apply(params, jnp.asarray(all_strings(n)))))
     assert abs(p.sum() - 1) < 1e-12
     assert p.min() > 0 and p.max() < 0.5  # not degenerate: the test has something to check
 
 
-@pytest.mark.parametrize("cell", ["gru", "elu"])
-def test_sampled_frequencies_match_exact_probabilities(cell):
-    n, B = 3, 200_000
-    m, params = _rnn(n, cell, noise=1.0)
+@pytest.mark.parametrize("name", ["gru", "lstm", "elu", "gru_snake_2x2", "lstm_sym"])
+def test_sampled_frequencies_match_exact_probabilities(name):
+    n, kw = VARIANTS[name]
+    B = 200_000 if n == 3 else 400_000
+    cell = kw["cell"]
+    kw = {k: v for k, v in kw.items() if k != "cell"}
+    m, params = _rnn(n, cell, noise=1.0, **kw)
     p = np.exp(np.asarray(m.apply(params, jnp.asarray(all_strings(n)))))
     s, lp = m.apply(params, jax.random.key(5), B, method=POVMRNN.sample)
     s = np.asarray(s, np.int64)
@@ -52,11 +69,68 @@ def test_sampled_frequencies_match_exact_probabilities(cell):
     chi2 = np.sum((counts - B * p) ** 2 / (B * p))
     dof = 4**n - 1
     assert chi2 < dof + 5 * np.sqrt(2 * dof), chi2  # ~5 sigma of the chi-square distribution
-    # a wrong sampler (the conditionals of the first site only) fails the same bound
-    wrong = np.exp(np.asarray(_rnn(n, cell, noise=1.0, seed=1)[0].apply(_rnn(n, cell, noise=1.0, seed=1)[1],
-                                                                      jnp.asarray(all_strings(n)))))
+    # the same counts against another network's probabilities fail the bound: the test has power
+    mw, pw = _rnn(n, cell, noise=1.0, seed=1, **kw)
+    wrong = np.exp(np.asarray(mw.apply(pw, jnp.asarray(all_strings(n)))))
     chi2w = np.sum((counts - B * wrong) ** 2 / (B * wrong))
     assert chi2w > dof + 5 * np.sqrt(2 * dof)
+
+
+def test_symmetrised_sampler_needs_the_random_group_element():
+    n, B = 3, 200_000
+    sym = _chain_symmetries(n)
+    m, params = _rnn(n, "gru", noise=1.0, symmetries=sym)
+    plain = POVMRNN(n, hidden=6, depth=2, cell="gru", init_noise=1.0)  # same parameters, no average
+    p_sym = np.exp(np.asarray(m.apply(params, jnp.asarray(all_strings(n)))))
+    s, _ = plain.apply(params, jax.random.key(5), B, method=POVMRNN.sample)
+    counts = np.bincount(string_index(np.asarray(s, np.int64)), minlength=4**n)
+    dof = 4**n - 1
+    assert np.sum((counts - B * p_sym) ** 2 / (B * p_sym)) > dof + 5 * np.sqrt(2 * dof)
+
+
+def test_symmetrised_log_p_and_gradient_against_enumeration_and_finite_differences():
+    from jax.flatten_util import ravel_pytree
+
+    n = 4
+    sym = _chain_symmetries(n)
+    assert len(sym) == 8  # 4 translations x reflection
+    m, params = _rnn(n, "gru", noise=1.0, symmetries=sym)
+    plain = POVMRNN(n, hidden=6, depth=2, cell="gru", init_noise=1.0)
+    a = jnp.asarray(all_strings(n))
+    p_plain = np.exp(np.asarray(plain.apply(params, a)))
+    idx = string_index(np.asarray(a))
+    enum = np.mean([p_plain[string_index(np.asarray(a)[:, list(g)])] for g in sym], axis=0)
+    np.testing.assert_allclose(np.exp(np.asarray(m.apply(params, a))), enum, rtol=1e-12)
+    assert np.max(np.abs(p_plain / enum - 1)) > 0.05  # the average changes p: the test can fail
+    # gradient of log p_sym at a few strings along a random direction, against central differences
+    theta, unravel = ravel_pytree(params)
+    v = jax.random.normal(jax.random.key(3), theta.shape)
+    x = a[idx % 37 == 0]
+    f = lambda th: m.apply(unravel(th), x)  # noqa: E731
+    jvp = jax.jvp(f, (theta,), (v,))[1]
+    h = 1e-5
+    fd = (f(theta + h * v) - f(theta - h * v)) / (2 * h)
+    np.testing.assert_allclose(np.asarray(jvp), np.asarray(fd), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "elu"])
+def test_product_start_is_exact_with_a_nondegenerate_metric(cell):
+    """p is the product state exactly at init_noise 0, yet log p moves along the first input kernel at
+    first order (the Jacobian's column block is not zero), so S has the directions of the first step."""
+    from jax.flatten_util import ravel_pytree
+
+    n = 3
+    q = get_povm("tetrahedral").product_probabilities("y-")
+    m, params = _rnn(n, cell, noise=0.0, product=tuple(q), symmetries=_chain_symmetries(n))
+    a = jnp.asarray(all_strings(n))
+    p = np.exp(np.asarray(m.apply(params, a)))
+    np.testing.assert_allclose(p, np.prod(q[np.asarray(a)], axis=1), atol=1e-14)
+    theta, unravel = ravel_pytree(params)
+    J = jax.jacrev(lambda th: m.apply(unravel(th), a))(theta)  # (4^n, P)
+    marker = ravel_pytree(jax.tree_util.tree_map_with_path(
+        lambda path, x: jnp.full_like(x, float("W0" in jax.tree_util.keystr(path))), params))[0]
+    w0 = np.asarray(marker) > 0
+    assert np.abs(np.asarray(J)[:, w0]).max() > 1e-2
 
 
 @pytest.mark.parametrize("label", ["y-", "x+", "z+"])
@@ -73,7 +147,7 @@ def test_product_state_initialisation_is_exact(label):
         ket = np.kron(ket, PRODUCT_STATES[label])
     exact = povm.probabilities(np.outer(ket, ket.conj()))
     np.testing.assert_allclose(p, exact, atol=1e-12)
-    # and close to it with the default small noise
+    # and close to it with a small noise
     m, params = _rnn(n, "gru", noise=1e-3, product=tuple(q))
     p = np.exp(np.asarray(m.apply(params, jnp.asarray(all_strings(n)))))
     assert np.max(np.abs(p - exact)) < 1e-2
@@ -130,6 +204,23 @@ def test_tdvp_with_full_rank_ansatz_reproduces_exact_povm_dynamics():
     assert e2 < 1e-7
     assert 10 < e1 / e2 < 22  # fourth order: the error is the integrator's, not the TDVP's
     assert max(residuals) < 1e-12
+
+
+def test_fused_stage_equals_rhs_on_its_samples():
+    from lindblad_nqs.povm_tdvp import make_stage
+
+    lind = POVMLindbladian(parse_system(SYSTEM))
+    app = POVMApplier(lind)
+    m, params = _rnn(3, "lstm", noise=1.0)
+    state = FlatState.from_module(m, params, jnp.zeros((1, 3), jnp.int8))
+    opts = tdvp.TDVPOptions("snr", 0.0, 1e-6, 2.0)
+    key = jax.random.key(4)
+    x_stage, _, d_stage, finite = make_stage(m, state, app, opts, 300)(state.theta0, key)
+    a, _ = m.apply(params, key, 300, method=POVMRNN.sample)
+    x_rhs, _, d_rhs = make_rhs(state, app, opts)(state.theta0, a)
+    assert bool(finite)
+    np.testing.assert_allclose(np.asarray(x_stage), np.asarray(x_rhs), rtol=1e-8, atol=1e-10)
+    assert 0 < float(d_stage["residual"]) < 1 and abs(float(d_stage["residual"]) - float(d_rhs["residual"])) < 1e-10
 
 
 SPEC = {

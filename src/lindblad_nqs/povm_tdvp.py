@@ -90,3 +90,23 @@ def make_rhs(state, applier: POVMApplier, opts):
         return theta_dot, A, d
 
     return rhs
+
+
+def make_stage(module, state, applier: POVMApplier, opts, n_samples: int):
+    """stage(theta, key) -> (theta_dot, A, diag, finite): one integrator stage in one jitted call --
+    exact samples, local values, Jacobian and the regularised solve -- so that nothing returns to the
+    host between sampling and solving (the samples never leave the device)."""
+    import jax
+    import jax.numpy as jnp
+
+    from .variational import tdvp
+
+    @jax.jit
+    def stage(theta, key):
+        a, lpa = module.apply(state.unravel(theta), key, n_samples, method="sample")
+        log_p = lambda x: state.log_value(theta, x)  # noqa: E731
+        E = applier.local_values(log_p, a, lpa)
+        theta_dot, A, d = tdvp.solve(state.jacobian(theta, a), E, opts)
+        return theta_dot, A, d, jnp.all(jnp.isfinite(theta_dot))
+
+    return stage

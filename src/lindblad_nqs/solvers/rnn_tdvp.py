@@ -22,8 +22,8 @@ from ..methods import Key, Result, RunContext, register
 from ..spec import RunSpec, SpecError
 
 DEFAULTS = {
-    "cell": Key("gru", str, "recurrent cell: gru, or elu (h' = elu(W h + U onehot(a_prev) + b))",
-                choices=("gru", "elu")),
+    "cell": Key("gru", str, "recurrent cell: gru, lstm, or elu (h' = elu(U h + W onehot(a_prev) + b))",
+                choices=("gru", "lstm", "elu")),
     "hidden": Key(10, int, "hidden units of each recurrent layer", minimum=1),
     "depth": Key(1, int, "stacked recurrent layers", minimum=1),
     "povm": Key("tetrahedral", str, "single-site POVM", choices=("tetrahedral", "pauli4")),
@@ -39,8 +39,10 @@ DEFAULTS = {
     "rcond": Key(1e-6, float, "relative eigenvalue cut-off of S", minimum=0.0),
     "snr_tol": Key(2.0, float, "signal-to-noise cut-off (jVMC's)", minimum=0.0),
     "float64": Key(True, bool, "double precision"),
-    "init_noise": Key(1e-3, float, "standard deviation of the output kernel at the product state",
-                      minimum=0.0),
+    "init_noise": Key(0.0, float, "standard deviation of the first input kernel at the product state "
+                      "(0: the initial distribution is the product state exactly)", minimum=0.0),
+    "symmetrize": Key(False, bool, "average p over the lattice's symmetry group (translations, reflections)"),
+    "exact_sums": Key(False, bool, "sum over all 4^N outcomes weighted by p instead of sampling (tiny N; checks)"),
     "obs_samples": Key(10000, int, "exact samples for the observables at save times", minimum=2),
 }
 
@@ -54,7 +56,7 @@ def _check(spec: RunSpec) -> dict:
     return p
 
 
-def build_state(n: int, p: dict, initial: str, seed: int):
+def build_state(lattice, p: dict, initial: str, seed: int):
     import jax
     import jax.numpy as jnp
 
@@ -62,16 +64,22 @@ def build_state(n: int, p: dict, initial: str, seed: int):
     from ..povm.frames import get_povm
     from ..variational.state import FlatState
 
+    from ..nets.rnn import snake_order
+
+    n = lattice.n_sites
     q = get_povm(p["povm"]).product_probabilities(initial)
+    order = tuple(int(i) for i in snake_order(lattice.shape))
+    sym = tuple(tuple(int(i) for i in g) for g in lattice.symmetry_permutations) if p["symmetrize"] else None
     module = POVMRNN(n_sites=n, hidden=p["hidden"], depth=p["depth"], cell=p["cell"], product=tuple(q),
-                     init_noise=p["init_noise"], dtype=jnp.float64 if p["float64"] else jnp.float32)
+                     init_noise=p["init_noise"], order=order, symmetries=sym,
+                     dtype=jnp.float64 if p["float64"] else jnp.float32)
     x0 = jnp.zeros((1, n), jnp.int8)
     params = module.init(jax.random.key(seed + 7919), x0)
     return module, params, FlatState.from_module(module, params, x0)
 
 
 def run_povm_evolution(system, p: dict, observables, *, initial: str, save_times, dt0: float, seed: int,
-                       checkpointer=None, progress: bool = False):
+                       checkpointer=None, progress: bool = False, on_theta=None):
     import jax
     import jax.numpy as jnp
 
@@ -79,16 +87,17 @@ def run_povm_evolution(system, p: dict, observables, *, initial: str, save_times
     from ..povm.frames import get_povm
     from ..povm.lindbladian import POVMLindbladian
     from ..povm.observables import estimate
-    from ..povm_tdvp import POVMApplier, make_rhs
+    from ..povm_tdvp import POVMApplier, make_rhs, make_stage
     from ..variational import tdvp
     from ..variational.integrators import evolve
 
     n = system.n_sites
     povm = get_povm(p["povm"])
-    module, _, state = build_state(n, p, initial, seed)
+    module, _, state = build_state(system.lattice, p, initial, seed)
     applier = POVMApplier(POVMLindbladian(system, povm))
     opts = tdvp.TDVPOptions(p["regularization"], p["diag_shift"], p["rcond"], p["snr_tol"])
     rhs = make_rhs(state, applier, opts)
+    stage = make_stage(module, state, applier, opts, p["n_samples"])
     sample_fn = jax.jit(lambda th, k, B: module.apply(state.unravel(th), k, B, method=POVMRNN.sample),
                         static_argnums=2)
 
@@ -109,15 +118,24 @@ def run_povm_evolution(system, p: dict, observables, *, initial: str, save_times
         st["key"] = np.asarray(jax.random.key_data(k))
         return sub
 
+    if p["exact_sums"]:
+        from ..povm.lindbladian import all_strings
+
+        every = jnp.asarray(all_strings(n), jnp.int8)
+
     def f(theta, t):
         t0 = time.perf_counter()
-        a, _ = sample_fn(theta, next_key(), p["n_samples"])
-        theta_dot, A, d = rhs(theta, a)
-        theta_dot.block_until_ready()
+        if p["exact_sums"]:
+            w = jnp.exp(state.log_value(theta, every))
+            theta_dot, A, d = rhs(theta, every, w / jnp.sum(w))
+            finite = jnp.all(jnp.isfinite(theta_dot))
+        else:
+            theta_dot, A, d, finite = stage(theta, next_key())
+        finite = bool(finite)  # the one host sync of a stage
         st["evals"] += 1
         if st["evals"] > 1:  # the first call compiles
             st["eval_s"] += time.perf_counter() - t0
-        if not bool(jnp.all(jnp.isfinite(theta_dot))):
+        if not finite:
             raise FloatingPointError(f"the TDVP update is not finite at t = {t:.6g} (try regularization shift "
                                      "with a diag_shift, a larger rcond, or more samples)")
         return theta_dot, (lambda v: jnp.linalg.norm(A @ v)), d
@@ -149,6 +167,8 @@ def run_povm_evolution(system, p: dict, observables, *, initial: str, save_times
         if hist_rows and hist_rows[-1]["t"] == float(t):
             hist_rows[-1].update({f"obs_{r[1]}": r[2] for r in rows[-len(observables):]} if observables else {})
         st.update(theta=theta, t=float(t), dt=float(dt_next))
+        if on_theta is not None:
+            on_theta(float(t), theta)
         if checkpointer is not None:
             checkpointer.save({"theta": np.asarray(theta), "key": st["key"]},
                               {"t": float(t), "dt": float(dt_next), "step": st["step"], "history": hist_rows,

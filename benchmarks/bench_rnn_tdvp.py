@@ -1,0 +1,134 @@
+"""Time per TDVP evaluation of rnn_tdvp (one integrator stage: exact samples, Jacobian, POVM local values,
+regularised solve) vs N and samples, and jVMC 1.5.8 beside it on the same problem in the same run.
+
+    python benchmarks/bench_rnn_tdvp.py [--sizes 6 10 16] [--samples 500 2000 8000] [--hidden 10]
+                                        [--repeat 5] [--jvmc /tmp/jvmc_venv/bin/python] [--split]
+
+Model: periodic chain, J = (2, 0, 1), hz = 1, sigma^- at rate 1, from y- (reh2021 Fig. 2a), GRU depth 1,
+float64, the method's default regularisation (snr). Each line: N, samples, parameters, connected strings
+per sample, median seconds per evaluation after a compiling call, and with --split the parts (sampling,
+log p + Jacobian, local values, solve; each jitted on its own, so their sum exceeds the fused stage).
+With --jvmc (the python of an environment holding jvmc==1.5.8, e.g. `python3 -m venv /tmp/jvmc_venv &&
+/tmp/jvmc_venv/bin/pip install jvmc==1.5.8 mpich`), the chain of 6 with GRU hidden 10 and 2000 samples
+runs in both codes, ours before and after jVMC (the machine's load drifts), and the ratio is printed;
+ours also at hidden 12, whose 676 parameters are nearest jVMC's 713 for its hidden-10 GRU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def system_of(n):
+    from lindblad_nqs.spec import parse_system
+
+    return parse_system({"lattice": {"shape": [n], "boundary": "periodic"},
+                         "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0, "gamma": 1.0}})
+
+
+def _median_time(fn, repeat):
+    import jax
+
+    jax.block_until_ready(fn())  # compiles
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def bench_ours(n, ns, hidden, repeat, split=False, overrides=None):
+    import jax
+
+    from lindblad_nqs.methods import get_method
+    from lindblad_nqs.nets.rnn import POVMRNN
+    from lindblad_nqs.povm.lindbladian import POVMLindbladian
+    from lindblad_nqs.povm_tdvp import POVMApplier, make_rhs, make_stage
+    from lindblad_nqs.solvers.rnn_tdvp import build_state
+    from lindblad_nqs.variational import tdvp
+
+    system = system_of(n)
+    p = dict(get_method("rnn_tdvp").defaults, hidden=hidden, n_samples=ns, **(overrides or {}))
+    module, _, state = build_state(system.lattice, p, "y-", 0)
+    applier = POVMApplier(POVMLindbladian(system))
+    opts = tdvp.TDVPOptions(p["regularization"], p["diag_shift"], p["rcond"], p["snr_tol"])
+    # a state some way into the evolution, not the product state (whose Jacobian is partly zero)
+    theta = state.theta0 + 0.05 * jax.random.normal(jax.random.key(1), state.theta0.shape, state.theta0.dtype)
+    stage = make_stage(module, state, applier, opts, ns)
+    keys = iter(jax.random.split(jax.random.key(2), repeat + 2))
+    out = {"N": n, "samples": ns, "params": state.n_params, "connected": applier.n_connected,
+           "s_per_eval": _median_time(lambda: stage(theta, next(keys))[0], repeat)}
+    if split:
+        sample = jax.jit(lambda th, k: module.apply(state.unravel(th), k, ns, method=POVMRNN.sample)[0])
+        a = sample(theta, jax.random.key(3))
+        jac = jax.jit(lambda th, a: (state.log_value(th, a), state.jacobian(th, a)))
+        loc = jax.jit(lambda th, a: applier.local_values(lambda x: state.log_value(th, x), a))
+        O, E = jac(theta, a)[1], loc(theta, a)
+        sol = jax.jit(lambda O, E: tdvp.solve(O, E, opts)[0])
+        out.update(sample_s=_median_time(lambda: sample(theta, jax.random.key(3)), repeat),
+                   jacobian_s=_median_time(lambda: jac(theta, a), repeat),
+                   local_s=_median_time(lambda: loc(theta, a), repeat),
+                   solve_s=_median_time(lambda: sol(O, E), repeat))
+    return out
+
+
+def run_jvmc(python, n, hidden, ns, repeat):
+    script = Path(__file__).with_name("jvmc_tdvp_eval.py")
+    r = subprocess.run([python, str(script), "--n", str(n), "--hidden", str(hidden), "--samples", str(ns),
+                        "--repeat", str(repeat)], capture_output=True, text=True)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if r.returncode or not lines:
+        raise RuntimeError(f"jVMC run failed (rc {r.returncode}): {r.stderr.strip().splitlines()[-1:]}")
+    return json.loads(lines[-1])
+
+
+def fmt(r):
+    s = f"N={r['N']:3d} samples={r['samples']:6d} params={r['params']:5d} connected={r['connected']:4d} " \
+        f"s/eval={r['s_per_eval']:.4f}"
+    for k in ("sample_s", "jacobian_s", "local_s", "solve_s"):
+        if k in r:
+            s += f" {k[:-2]}={r[k]:.4f}"
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[6, 10, 16])
+    ap.add_argument("--samples", type=int, nargs="+", default=[500, 2000, 8000])
+    ap.add_argument("--hidden", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--split", action="store_true")
+    ap.add_argument("--jvmc", default=None, help="python of the environment with jvmc==1.5.8")
+    args = ap.parse_args()
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    print(f"jax {jax.__version__} on {jax.default_backend()}", flush=True)
+    for n in args.sizes:
+        for ns in args.samples:
+            print(fmt(bench_ours(n, ns, args.hidden, args.repeat, args.split)), flush=True)
+    if args.jvmc:
+        print("side by side: chain of 6, GRU hidden 10, 2000 exact samples", flush=True)
+        a = bench_ours(6, 2000, 10, args.repeat)
+        a12 = bench_ours(6, 2000, 12, args.repeat)
+        j = run_jvmc(args.jvmc, 6, 10, 2000, args.repeat)
+        b = bench_ours(6, 2000, 10, args.repeat)
+        ours = 0.5 * (a["s_per_eval"] + b["s_per_eval"])
+        print(f"  ours  hidden 10 ({a['params']} params): {a['s_per_eval']:.4f} s, after jVMC {b['s_per_eval']:.4f} s")
+        print(f"  ours  hidden 12 ({a12['params']} params): {a12['s_per_eval']:.4f} s")
+        print(f"  {j['code']} hidden 10 ({j['n_params']} params): {j['seconds_per_eval']:.4f} s")
+        print(f"  ratio jVMC / ours: {j['seconds_per_eval'] / ours:.1f} (hidden 10), "
+              f"{j['seconds_per_eval'] / a12['s_per_eval']:.1f} (ours at hidden 12, about equal parameters)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
