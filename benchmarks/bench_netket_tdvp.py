@@ -11,7 +11,9 @@ site: NetKet's NDM (Torlai-Melko, real parameters) holds x+ at zero parameters, 
 initialisation (std 0.01) approximates; it cannot hold y- with real parameters. Both: RK4 with dt = 0.01,
 2000 samples of the doubled configuration per stage from 50 Metropolis chains, diagonal shift 1e-5, 8000
 diagonal samples for the observables. NDM alpha = beta = M / N against our M = M~. The NetKet side runs in
-a subprocess of this script (same machine, one after the other), so the times are comparable.
+a subprocess of this script (same machine, one after the other); the time per step is the median over
+steps (ours) or save intervals (NetKet), compilation and observables excluded. Run it on an idle
+machine: a load that changes between the two halves changes the ratio.
 """
 
 from __future__ import annotations
@@ -52,18 +54,18 @@ def netket_worker(n: int, t_final: float, dt: float, samples: int, hidden: int, 
     ops = {k: sum(f(hi, j) for j in range(n)) / n for k, f in (("sx", sx), ("sy", sy), ("sz", sz))}
     times = np.round(np.arange(0, t_final + 1e-9, SAVE_EVERY), 9)
     rows = {k: [float(np.real(vs.expect(op).mean))] for k, op in ops.items()}
-    t_wall = 0.0
+    per_step = []  # seconds per step of each save interval; the first includes compilation
     n_steps = 0
     for t in times[1:]:
         t0 = time.perf_counter()
         driver.run(float(t) - driver.t, show_progress=False)
         jax.block_until_ready(vs.parameters)
-        t_wall += time.perf_counter() - t0
+        per_step.append((time.perf_counter() - t0) / (driver.step_count - n_steps))
         n_steps = driver.step_count
         for k, op in ops.items():
             rows[k].append(float(np.real(vs.expect(op).mean)))
-    return {"version": nk.__version__, "times": times.tolist(), "values": rows, "seconds": t_wall,
-            "steps": int(n_steps), "n_params": int(vs.n_parameters)}
+    return {"version": nk.__version__, "times": times.tolist(), "values": rows,
+            "step_s": float(np.median(per_step[1:] or per_step)), "steps": int(n_steps), "n_params": int(vs.n_parameters)}
 
 
 def ours(n: int, t_final: float, dt: float, samples: int, hidden: int, seed: int, state_dir: Path) -> dict:
@@ -76,9 +78,9 @@ def ours(n: int, t_final: float, dt: float, samples: int, hidden: int, seed: int
     res = get_method("rbm_tdvp").solve(spec, RunContext(state_dir=state_dir))
     h = res.history
     values = {k: [r[2] for r in res.rows if r[1] == k] for k in ("sx", "sy", "sz")}
-    # wall time of the steps only (observables and exact references at save times excluded)
+    # the median step: the first compiles, and a step after a save time carries the observables' cost
     return {"times": sorted({round(r[0], 9) for r in res.rows}), "values": values,
-            "seconds": float(h.time_s.sum()), "steps": int(len(h)), "n_params": int(res.info["n_params"])}
+            "step_s": float(h.time_s.dropna().median()), "steps": int(h.step.max()), "n_params": int(res.info["n_params"])}
 
 
 def _spec(n, t_final, dt, method, seed):
@@ -134,7 +136,7 @@ def main():
     per_step = {}
     for name, r in results.items():
         dev = deviation(r["values"], ref)
-        per_step[name] = r["seconds"] / r["steps"]
+        per_step[name] = r["step_s"]
         print(f"{name:28s} params {r['n_params']:5d}  steps {r['steps']:4d}  {per_step[name]:.3f} s/step  max |dev| "
               + "  ".join(f"{k} {v:.3f}" for k, v in dev.items()))
     if len(per_step) == 2:
