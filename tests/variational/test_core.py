@@ -145,8 +145,8 @@ def test_checkpointer_policy(tmp_path):
 
 
 def test_streamed_tdvp_equals_the_direct_solve():
-    """The chunked moment assembly (for sample counts whose Jacobian does not fit in memory) gives the
-    same update, residual and spectrum as the direct solve on the same samples."""
+    """The chunked moment assembly (for sample counts whose Jacobian and local values do not fit in
+    memory) gives the same update, metric, residual and <|E|> as the direct solve on the same samples."""
     jax = pytest.importorskip("jax")
     import jax.numpy as jnp
 
@@ -156,15 +156,17 @@ def test_streamed_tdvp_equals_the_direct_solve():
         rng = np.random.default_rng(3)
         B, P = 64, 7
         W = jnp.asarray(rng.normal(size=(3, P)) + 1j * rng.normal(size=(3, P)))
+        u, v = jnp.asarray(rng.normal(size=3)), jnp.asarray(rng.normal(size=3))
         x = jnp.asarray(rng.normal(size=(B, 3)))
-        E = jnp.asarray(rng.normal(size=B) + 1j * rng.normal(size=B))
         jac = lambda xc: jnp.tanh(xc @ W) + 0.1 * xc[:, :1]  # any (B, P) complex function of the samples
+        loc = lambda xc: jnp.sin(xc @ u) + 1j * jnp.cos(xc @ v)  # and any local value
         for method in ("shift", "pinv", "soft"):
             opts = tdvp.TDVPOptions(method, 1e-3, 1e-6)
-            ref, A, d_ref = tdvp.solve(jac(x), E, opts)
-            got, S, d = tdvp.solve_streamed(jac, x, E, opts, chunk=16)
+            ref, A, d_ref = tdvp.solve(jac(x), loc(x), opts)
+            got, S, d = tdvp.solve_streamed(lambda xc: (jac(xc), loc(xc)), x, opts, chunk=16)
             np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(np.asarray(S), np.asarray(A.T @ A), rtol=1e-10, atol=1e-13)
             assert float(d["residual"]) == pytest.approx(float(d_ref["residual"]), rel=1e-8)
+            assert float(d["mean_abs_E"]) == pytest.approx(float(jnp.mean(jnp.abs(loc(x)))))
         with pytest.raises(ValueError, match="snr"):
-            tdvp.solve_streamed(jac, x, E, tdvp.TDVPOptions("snr"), chunk=16)
+            tdvp.solve_streamed(lambda xc: (jac(xc), loc(xc)), x, tdvp.TDVPOptions("snr"), chunk=16)

@@ -123,3 +123,19 @@ def test_chunk_must_divide_the_samples(tmp_path):
         parse_spec(dict(SPEC, method=dict(SPEC["method"], chunk=70)))
     with pytest.raises(SpecError, match="snr needs every sample"):
         parse_spec(dict(SPEC, method=dict(SPEC["method"], chunk=60, regularization="snr")))
+
+
+def test_changed_observation_settings_do_not_reuse_the_checkpoint(tmp_path):
+    """Rows saved in a checkpoint were measured with its obs_samples: a rerun with other observation
+    settings in the same state dir starts afresh instead of mixing old and new rows (a longer t_final
+    still continues)."""
+    short = dict(SPEC, task=dict(SPEC["task"], t_final=0.03))
+    _solve(tmp_path, short, "part", state=tmp_path / "state")
+    import json
+
+    longer = dict(SPEC, method=dict(SPEC["method"], obs_samples=400))
+    _solve(tmp_path, longer, "other_obs", state=tmp_path / "state")
+    assert "resumed_from_t" not in json.loads((tmp_path / "other_obs" / "result.json").read_text())
+    _solve(tmp_path, short, "part2", state=tmp_path / "state2")
+    _solve(tmp_path, SPEC, "continued", state=tmp_path / "state2")
+    assert json.loads((tmp_path / "continued" / "result.json").read_text())["resumed_from_t"] == 0.03

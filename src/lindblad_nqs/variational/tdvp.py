@@ -65,13 +65,13 @@ def solve(O, E, opts: TDVPOptions, w=None, xp=None):
     return x, A, diag
 
 
-def solve_streamed(jacobian, x, E, opts: TDVPOptions, chunk: int):
-    """solve() for sample counts whose (B, P) Jacobian does not fit in memory (hartmann2019: 1e6 samples):
-    S and F are accumulated over chunks of `chunk` samples (equal weights) from uncentred moments,
-    S = Re(<O^* O> - <O>^* <O>), F = Re(<O^* E> - <O>^* <E>), so that memory is O(chunk P + P^2).
-    jacobian(x_chunk) -> O_chunk; B must be a multiple of chunk. The signal-to-noise cut-off needs the
-    per-sample contributions and is not available here. Returns (theta_dot, S, diag); the metric norm of
-    v is sqrt(v^T S v)."""
+def solve_streamed(chunk_fn, x, opts: TDVPOptions, chunk: int):
+    """solve() for sample counts whose (B, P) Jacobian and local values do not fit in memory together
+    (hartmann2019: 1e6 samples): chunk_fn(x_chunk) -> (O_chunk, E_chunk) is evaluated on chunks of
+    `chunk` samples (equal weights) and S and F accumulated from uncentred moments,
+    S = Re(<O^* O> - <O>^* <O>), F = Re(<O^* E> - <O>^* <E>), in O(chunk P + P^2) memory. B must be a
+    multiple of chunk. The signal-to-noise cut-off needs every sample's contribution and is not available.
+    Returns (theta_dot, S, diag); diag also holds mean_abs_E = <|E|>. The metric norm of v is sqrt(v S v)."""
     import jax
     import jax.numpy as jnp
 
@@ -81,20 +81,19 @@ def solve_streamed(jacobian, x, E, opts: TDVPOptions, chunk: int):
     if B % chunk:
         raise ValueError(f"{B} samples are not a multiple of the chunk {chunk}")
     xs = x.reshape(B // chunk, chunk, *x.shape[1:])
-    Es = E.reshape(B // chunk, chunk)
 
-    def body(acc, xe):
-        xc, ec = xe
-        O = jacobian(xc)
+    def body(acc, xc):
+        O, ec = chunk_fn(xc)
         return (acc[0] + O.conj().T @ O, acc[1] + jnp.sum(O, axis=0), acc[2] + O.conj().T @ ec,
-                acc[3] + jnp.sum(ec), acc[4] + jnp.sum(jnp.abs(ec) ** 2)), None
+                acc[3] + jnp.sum(ec), acc[4] + jnp.sum(jnp.abs(ec) ** 2), acc[5] + jnp.sum(jnp.abs(ec))), None
 
-    O0 = jax.eval_shape(jacobian, xs[0])
+    O0, E0 = jax.eval_shape(chunk_fn, xs[0])
     P, dt = O0.shape[1], O0.dtype
-    zero = (jnp.zeros((P, P), dt), jnp.zeros((P,), dt), jnp.zeros((P,), jnp.result_type(dt, E.dtype)),
-            jnp.zeros((), E.dtype), jnp.zeros((), jnp.real(E).dtype))
-    (OO, Os, OE, Es_, EE), _ = jax.lax.scan(body, zero, (xs, Es))
-    mO, mE = Os / B, Es_ / B
+    real = jnp.real(jnp.zeros((), E0.dtype)).dtype
+    zero = (jnp.zeros((P, P), dt), jnp.zeros((P,), dt), jnp.zeros((P,), jnp.result_type(dt, E0.dtype)),
+            jnp.zeros((), E0.dtype), jnp.zeros((), real), jnp.zeros((), real))
+    (OO, Os, OE, Es, EE, Eabs), _ = jax.lax.scan(body, zero, xs)
+    mO, mE = Os / B, Es / B
     S = jnp.real(OO / B - jnp.outer(mO.conj(), mO))
     F = jnp.real(OE / B - mO.conj() * mE)
     bb = EE / B - jnp.abs(mE) ** 2
@@ -102,5 +101,5 @@ def solve_streamed(jacobian, x, E, opts: TDVPOptions, chunk: int):
     rr = xdot @ S @ xdot - 2 * xdot @ F + bb  # |A x - b|^2 without forming A
     residual = jnp.where(bb > 0, jnp.maximum(rr, 0.0) / jnp.where(bb > 0, bb, 1.0), 0.0)
     diag = {"residual": residual, "condition": info.condition, "cut": info.cut, "kept": info.kept,
-            "lambda_max": info.lambda_max}
+            "lambda_max": info.lambda_max, "mean_abs_E": Eabs / B}
     return xdot, S, diag
