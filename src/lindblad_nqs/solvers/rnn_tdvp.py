@@ -197,7 +197,7 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
     task = spec.task
     with jax.enable_x64(bool(p["float64"])):
         # volatile: how many samples measure the observables, and t_final (a longer run continues)
-        ckpt = Checkpointer(ctx.state_dir / "checkpoint.npz", fingerprint(spec.raw, ("obs_samples",), ("t_final",)))
+        ckpt = Checkpointer(ctx.state_dir / "checkpoint.npz", fingerprint(spec.raw, (), ("t_final",)))
         rows, hist, info, _ = run_povm_evolution(spec.system, p, list(spec.observables), initial=task.initial,
                                                  save_times=task.save_times, dt0=task.dt, seed=spec.seed,
                                                  checkpointer=ckpt, progress=ctx.progress)
