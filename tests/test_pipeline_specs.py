@@ -85,3 +85,12 @@ def test_a_changed_point_reruns_alone_and_an_unchanged_config_has_nothing_to_do(
         assert (p.stat().st_mtime_ns != t) == (p.parent == point), p
     assert "sx" in (point / "result.csv").read_text()
     assert "Nothing to be done" in _snakemake(tmp_path, "-n")
+
+
+def test_spec_text_is_what_safe_dump_writes():
+    """An unchanged config must give byte-identical specs, whichever YAML dumper writes them."""
+    for name in ("quick", "paper"):
+        runs = pipeline.checked_runs(yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text()))
+        for points in runs.values():
+            for p in points.values():
+                assert pipeline.spec_text(p) == yaml.safe_dump(p.spec, sort_keys=False)
