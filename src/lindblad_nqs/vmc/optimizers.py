@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..variational import linsolve, tdvp
+
 
 class Adam:
     """Adam with an optional exponential decay of the rate to lr * final_factor after `horizon` steps."""
@@ -150,17 +152,8 @@ class SR:
     def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
         O, w = jac()
         O = np.asarray(O)
-        w = np.asarray(w, float)
-        Oc = O - (w[:, None] * O).sum(0)
-        sw = np.sqrt(w)[:, None]
-        A = np.concatenate([(sw * Oc).real, (sw * Oc).imag], axis=0)  # S = A^T A
-        P = A.shape[1]
-        if A.shape[0] < P:  # solve in sample space: (A^T A + e)^-1 g = A^T (A A^T + e)^-1 A g / e ... use push-through
-            K = A @ A.T + self.diag_shift * np.eye(A.shape[0])
-            x = (np.asarray(g) - A.T @ np.linalg.solve(K, A @ np.asarray(g))) / self.diag_shift
-        else:
-            S = A.T @ A + self.diag_shift * np.eye(P)
-            x = np.linalg.solve(S, np.asarray(g))
+        A, _, _ = tdvp.equation(O, np.zeros(O.shape[0], O.dtype), np.asarray(w, float), xp=np)  # S = A^T A
+        x, _ = linsolve.solve(np.asarray(g), A=A, method="shift", shift=self.diag_shift, report=False)
         dx = self.lr * x
         norm = float(np.linalg.norm(dx))
         if norm > self.max_norm:  # trust region: a noisy S can ask for huge steps
@@ -217,7 +210,7 @@ class GaussNewton:
         ok, tries = False, 0
         delta = np.zeros_like(self.theta)
         for tries in range(1, self.max_tries + 1):
-            delta = -np.linalg.solve(G + self.lam * scale * np.eye(G.shape[0]), b)
+            delta, _ = linsolve.solve(-b, S=G, method="shift", shift=self.lam * scale, report=False)
             norm = float(np.linalg.norm(delta))
             if norm > self.max_norm:
                 delta *= self.max_norm / norm
