@@ -223,6 +223,22 @@ def test_fused_stage_equals_rhs_on_its_samples():
     assert 0 < float(d_stage["residual"]) < 1 and abs(float(d_stage["residual"]) - float(d_rhs["residual"])) < 1e-10
 
 
+def test_snr_solve_at_an_exact_product_state_is_finite():
+    """At the exact product start part of the Jacobian is exactly zero (the output kernel meets h = 0):
+    the signal-to-noise cut-off meets 0/0 there, which must drop those modes, not give NaN."""
+    from lindblad_nqs.povm_tdvp import make_stage
+
+    app = POVMApplier(POVMLindbladian(parse_system(SYSTEM)))
+    q = get_povm("tetrahedral").product_probabilities("y-")
+    m, params = _rnn(3, "gru", noise=0.0, product=tuple(q), depth=1)
+    state = FlatState.from_module(m, params, jnp.zeros((1, 3), jnp.int8))
+    J = state.jacobian(state.theta0, jnp.asarray(all_strings(3)))
+    assert int(np.sum(np.all(np.asarray(J) == 0, axis=0))) > 0  # the 0/0 case is really met
+    x, _, d, finite = make_stage(m, state, app, tdvp.TDVPOptions("snr", 0.0, 1e-6, 2.0), 500)(state.theta0,
+                                                                                             jax.random.key(0))
+    assert bool(finite) and float(jnp.linalg.norm(x)) > 0 and float(d["residual"]) < 1
+
+
 SPEC = {
     "system": SYSTEM,
     "task": {"kind": "dynamics", "t_final": 0.04, "dt": 0.01, "save_every": 0.02, "initial": {"product": "y-"}},

@@ -21,6 +21,10 @@ from .povm.lindbladian import POVMLindbladian
 
 
 class POVMApplier:
+    # connected strings per network call: the RNN's intermediates of a block stay in cache, where one
+    # call on all B x C strings streams arrays of B C H floats through memory at every site
+    chunk = 8192
+
     def __init__(self, lind: POVMLindbladian):
         self.lind = lind
         self.n = lind.n
@@ -62,9 +66,24 @@ class POVMApplier:
         b, mel = self.connected(a)
         B, C, N = b.shape
         lpa = log_p(a) if log_pa is None else log_pa
-        lpb = log_p(b.reshape(B * C, N)).reshape(B, C)
+        lpb = _chunked(log_p, b.reshape(B * C, N), self.chunk).reshape(B, C)
         ratio = jnp.exp(jnp.where(mel != 0, lpb - lpa[:, None], 0.0))
         return jnp.sum(mel * ratio, axis=1)
+
+
+def _chunked(fn, x, chunk):
+    """fn(x) for x (M, N), evaluated in blocks of `chunk` rows by lax.map (padded with copies of row 0)."""
+    import jax
+    import jax.numpy as jnp
+
+    M = x.shape[0]
+    if M <= chunk:
+        return fn(x)
+    n_blocks = -(-M // chunk)
+    pad = n_blocks * chunk - M
+    xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])]) if pad else x
+    out = jax.lax.map(fn, xp.reshape((n_blocks, chunk) + x.shape[1:]))
+    return out.reshape(n_blocks * chunk)[:M]
 
 
 def _local_index(a, sites):

@@ -51,6 +51,9 @@ def _check(spec: RunSpec) -> dict:
     p = dict(spec.params)
     if p["regularization"] == "shift" and not p["diag_shift"] > 0:
         raise SpecError("method.regularization shift needs method.diag_shift > 0")
+    if p["exact_sums"] and p["regularization"] == "snr":
+        raise SpecError("method.exact_sums has no sampling noise for regularization snr to cut: use soft, pinv "
+                        "or shift")
     if p["regularization"] != "shift" and not p["rcond"] > 0:
         raise SpecError(f"method.regularization {p['regularization']} needs method.rcond > 0")
     return p
