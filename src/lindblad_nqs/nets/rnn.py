@@ -35,7 +35,7 @@ cut-off meets 0/0 (jVMC's behaviour; measured in benchmarks/README.md). Outcomes
 keeps log p and its gradient finite.
 
 Site order and symmetry: `order` is the autoregressive path over the sites (for a square lattice a
-snake, `snake_order`; default 0..N-1). `symmetries` (|G|, N) are site permutations g of the lattice
+snake, `Lattice.snake_ordering`; default 0..N-1). `symmetries` (|G|, N) are site permutations g of the lattice
 (model.lattice.Lattice.symmetry_permutations, a group); with them the distribution is the orbit average
 p_sym(a) = (1/|G|) sum_g p(g a), (g a)_i = a_{g_i}: log p_sym = logsumexp_g log p(g a) - log |G|, exact
 with its gradient. It is sampled exactly by drawing a from p and applying a uniformly random g (the
@@ -63,16 +63,6 @@ _GATES = {"gru": 3, "lstm": 4, "elu": 1}
 def product_bias(q: Sequence[float]) -> np.ndarray:
     q = np.maximum(np.asarray(q, float), PROB_FLOOR)
     return np.log(q / q.sum())
-
-
-def snake_order(shape: Sequence[int]) -> np.ndarray:
-    """Autoregressive path over a lattice of `shape` (row-major site numbering): rows left to right and
-    right to left in turn, so that consecutive sites of the path are neighbours. A chain: 0..N-1."""
-    shape = tuple(int(n) for n in shape)
-    if len(shape) == 1:
-        return np.arange(shape[0])
-    Lx, Ly = shape
-    return np.concatenate([np.arange(r * Ly, (r + 1) * Ly)[:: 1 if r % 2 == 0 else -1] for r in range(Lx)])
 
 
 class POVMRNN(nn.Module):

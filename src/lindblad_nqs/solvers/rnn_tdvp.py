@@ -67,11 +67,10 @@ def build_state(lattice, p: dict, initial: str, seed: int):
     from ..povm.frames import get_povm
     from ..variational.state import FlatState
 
-    from ..nets.rnn import snake_order
-
     n = lattice.n_sites
     q = get_povm(p["povm"]).product_probabilities(initial)
-    order = tuple(int(i) for i in snake_order(lattice.shape))
+    # a square lattice is read along the row snake, so that consecutive sites of the path are neighbours
+    order = tuple(int(i) for i in lattice.snake_ordering(0, False)) if lattice.dim == 2 else None
     sym = tuple(tuple(int(i) for i in g) for g in lattice.symmetry_permutations) if p["symmetrize"] else None
     module = POVMRNN(n_sites=n, hidden=p["hidden"], depth=p["depth"], cell=p["cell"], product=tuple(q),
                      init_noise=p["init_noise"], order=order, symmetries=sym,
