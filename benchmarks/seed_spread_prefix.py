@@ -25,7 +25,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-import lindblad_nqs.povm_solvers.costs as costs  # noqa: E402
 from lindblad_nqs.methods import RunContext, get_method  # noqa: E402
 from lindblad_nqs.pipeline import expand_runs  # noqa: E402
 from lindblad_nqs.spec import parse_spec  # noqa: E402
@@ -71,7 +70,6 @@ def main() -> int:
         return 0
     if not a.out:
         ap.error("--out is required for a run")
-    costs.PREFIX_EVALUATION = a.mode == "prefix"
     runs = expand_runs(yaml.safe_load((ROOT / "config" / "quick.yaml").read_text()))
     exact = sz_curve(runs["luo_chain_dyn_exact"]["base"].spec)
     rows = []
@@ -79,6 +77,7 @@ def main() -> int:
         spec = copy.deepcopy(runs["luo_chain_dyn"]["base"].spec)
         spec["seed"] = seed
         spec["method"]["dtype"] = a.dtype
+        spec["method"]["prefix"] = a.mode == "prefix"
         if a.samples:
             spec["method"]["samples"] = a.samples
         for t, v in sz_curve(spec).items():

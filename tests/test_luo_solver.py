@@ -219,3 +219,13 @@ def test_exactly_summed_trapezoid_dynamics_tracks_exact(tmp_path):
     # the history's magnetisations are exact too, and the cost fell in every step
     h = res.history
     assert (h.cost < h.cost_start).all()
+
+
+def test_prefix_evaluation_is_an_option_with_the_same_answer(tmp_path):
+    """method.prefix false sends every connected string through the full pass: the same costs as the
+    cached-prefix path, to roundoff (an explicit option, not a module switch flipped by benchmarks)."""
+    task = {"kind": "dynamics", "t_final": 0.04, "dt": 0.02, "save_every": 0.04, "initial": {"product": "y-"}}
+    m = {**SMALL, "samples": 200, "eval_samples": 500, "inner_max": 2, "inner_min": 2, "dtype": "float64"}
+    a = run(spec(task, m), tmp_path, "prefix")
+    b = run(spec(task, {**m, "prefix": False}), tmp_path, "full")
+    np.testing.assert_allclose(a.history.cost.to_numpy(), b.history.cost.to_numpy(), rtol=1e-9)

@@ -115,12 +115,10 @@ def log_prob_chunked(model, strings: torch.Tensor, chunk: int, grad: bool = Fals
         return torch.cat([model.log_prob(strings[i:i + chunk]) for i in range(0, len(strings), chunk)])
 
 
-PREFIX_EVALUATION = True  # False sends every string through the full pass (benchmarks compare the two)
-
-
 def evaluates_from_parents(model) -> bool:
-    """Whether the model's connected strings go through the prefix path (so prepare() gives parents)."""
-    return PREFIX_EVALUATION and hasattr(model, "log_prob_from_parents")
+    """Whether the model can evaluate connected strings from their parent's prefix (prepare() then
+    gives parents)."""
+    return hasattr(model, "log_prob_from_parents")
 
 
 def shares_prefixes(model, batch: ConnectedBatch) -> bool:

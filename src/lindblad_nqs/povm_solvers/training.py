@@ -51,7 +51,8 @@ def build_model(system: SpinSystem, cfg: NetConfig, site_probs, device="cpu"):
 class POVMTrainer:
     """A model, the POVM Lindbladian of the system, and a random generator for exact sampling."""
 
-    def __init__(self, system: SpinSystem, povm: str, model, seed: int, device="cpu", chunk: int = 65536):
+    def __init__(self, system: SpinSystem, povm: str, model, seed: int, device="cpu", chunk: int = 65536,
+                 prefix: bool = True):
         self.system = system
         self.povm = get_povm(povm)
         self.lind = POVMLindbladian(system, self.povm)
@@ -59,11 +60,12 @@ class POVMTrainer:
         self.device = torch.device(device)
         self.gen = torch.Generator(device=self.device).manual_seed(int(seed))
         self.chunk = chunk
+        self.prefix = prefix  # False: every connected string through the full pass (the same values, slower)
         self.dtype = next(model.parameters()).dtype
 
     def prepare(self, a, weights=None) -> ConnectedBatch:
         return prepare(self.lind, a, weights, device=self.device, dtype=self.dtype,
-                       parents=evaluates_from_parents(self.model))
+                       parents=self.prefix and evaluates_from_parents(self.model))
 
     # --- sampling and observables -------------------------------------------------------------------
     def sample(self, n: int) -> torch.Tensor:

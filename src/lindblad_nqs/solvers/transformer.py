@@ -65,6 +65,8 @@ DEFAULTS = {
     "device": Key("auto", str, "torch device", choices=("auto", "cpu", "cuda")),
     "checkpoint_every": Key(50, int, "iterations (steady) or steps (dynamics) between checkpoints", minimum=1),
     "chunk": Key(65536, int, "strings per batched forward pass", minimum=1),
+    "prefix": Key(True, bool, "evaluate each connected string from its parent's cached prefix (exact, faster); "
+                  "false: the full pass, for benchmarks comparing the two"),
     "exact_sum": Key(False, bool, "exact sums over all 4^N strings (weights p(a); N <= 8) instead of samples in "
                      "both costs and the observables: a noise-free diagnostic, not the paper's method"),
 }
@@ -225,7 +227,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         label = spec.task.initial if dyn else p["init"]
         model = build_model(spec.system, cfg, povm.product_probabilities(label), device)
         start_label = label
-    trainer = POVMTrainer(spec.system, p["povm"], model, seed, device, p["chunk"])
+    trainer = POVMTrainer(spec.system, p["povm"], model, seed, device, p["chunk"], prefix=p["prefix"])
     opt = make_adam(model, p["lr"])
     state = ctx.state_dir
     ckpt = state / f"run{k}.ckpt.pt"
