@@ -37,7 +37,7 @@ stage info 30 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version,c
 # of connected strings): the POVM step with and without prefixes, then paper-size points for a few
 # iterations (time steps of 3 inner iterations for the dynamics), the full cost projected from the
 # per-iteration time. ALL=1 adds the stages measured in the first GPU session (benchmarks/gpu/).
-stage tests_cuda 60 "$PY" -m pytest -q -p no:cacheprovider tests/test_luo_costs.py tests/test_transformer_net.py -k cuda
+stage tests_cuda 60 "$PY" -m pytest -q -p no:cacheprovider tests/povm/test_luo_costs.py tests/povm/test_transformer_net.py -k cuda
 stage povm_step 120 "$PY" benchmarks/bench_povm_step.py --device cuda --sizes 8 16 24 --samples 12000 \
   --repeat 2 --warmup 2 --out "$W/povm_step_gpu.csv"
 

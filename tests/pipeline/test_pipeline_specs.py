@@ -14,7 +14,7 @@ import yaml
 
 from lindblad_nqs import pipeline
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 CONFIG = {
     "size": "quick",

@@ -9,7 +9,7 @@ from snakemake.utils import validate
 from lindblad_nqs import pipeline
 from lindblad_nqs.spec import SpecError, parse_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 

@@ -190,7 +190,7 @@ def test_config_transformer_runs_have_valid_hyperparameters(size):
     from lindblad_nqs.pipeline import expand_runs
     from lindblad_nqs.solvers.transformer import _check_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     config = yaml.safe_load((root / "config" / f"{size}.yaml").read_text())
     n = 0
     for points in expand_runs(config).values():

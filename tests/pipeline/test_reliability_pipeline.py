@@ -12,7 +12,7 @@ import yaml
 
 from lindblad_nqs import pipeline
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = {
     "systems": {"chain": {"lattice": {"shape": [3], "boundary": "periodic"}, "couplings": {"Jz": 1.0},
                           "field": {"hx": 0.5}, "jumps": [{"op": "sigma_minus", "rate": 1.0}]}},
