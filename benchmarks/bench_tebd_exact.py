@@ -11,34 +11,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-import scipy.sparse.linalg as sla
 
-from lindblad_nqs.exact.qutip_model import hamiltonian, product_ket
+from lindblad_nqs.exact.pure import state_vector_dynamics
 from lindblad_nqs.methods import RunContext, get_method
-from lindblad_nqs.model.operators import PAULI
-from lindblad_nqs.observables import evaluate
 from lindblad_nqs.spec import parse_spec
-
-
-def exact(spec):
-    n = spec.system.n_sites
-    H = hamiltonian(spec.system).data_as("csr_matrix")
-    psi0 = product_ket(spec.system, spec.task.initial).full().ravel()
-    times = spec.task.save_times
-    states = sla.expm_multiply(-1j * H, psi0, start=times[0], stop=times[-1], num=len(times), endpoint=True)
-
-    def apply(psi, string):
-        t = psi.reshape([2] * n)
-        for s, a in string.items():
-            t = np.moveaxis(np.tensordot(PAULI[a], t, axes=([1], [s])), 0, s)
-        return t.ravel()
-
-    out = {}
-    for t, psi in zip(times, states):
-        for o in spec.observables:
-            out[(round(float(t), 9), o.name)] = evaluate(o, lambda s: float(np.real(np.vdot(psi, apply(psi, s)))))
-    return out
 
 
 def main():
@@ -56,7 +32,7 @@ def main():
             "task": {"kind": "dynamics", "t_final": a.t, "dt": a.dt, "save_every": 0.5, "initial": {"product": "z+"}},
             "method": {"name": "tebd", "chi_max": a.chi}, "observables": obs, "seed": 0})
         t0 = time.perf_counter()
-        ref = exact(spec)
+        ref = state_vector_dynamics(spec)
         t_exact = time.perf_counter() - t0
         import tempfile
         from pathlib import Path

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import scipy.sparse.linalg as sla
 
+from lindblad_nqs.exact.pure import state_vector_dynamics
 from lindblad_nqs.methods import RunContext, get_method
-from lindblad_nqs.observables import evaluate
 from lindblad_nqs.spec import SpecError, parse_spec
 
 pytest.importorskip("tenpy")
@@ -24,31 +22,6 @@ def _spec(shape, boundary, system, initial, t_final, dt, save_every, observables
     })
 
 
-def state_vector_reference(spec):
-    """<O>(t) from exp(-iHt)|psi0> on the full 2^N space (gamma = 0: rho stays pure)."""
-    from lindblad_nqs.exact.qutip_model import hamiltonian, product_ket
-    from lindblad_nqs.model.operators import PAULI
-
-    n = spec.system.n_sites
-    H = hamiltonian(spec.system).data_as("csr_matrix")
-    psi0 = product_ket(spec.system, spec.task.initial).full().ravel()
-    times = spec.task.save_times
-    states = sla.expm_multiply(-1j * H, psi0, start=times[0], stop=times[-1], num=len(times), endpoint=True)
-
-    def pauli_apply(psi, string):
-        t = psi.reshape([2] * n)
-        for s, a in string.items():
-            t = np.moveaxis(np.tensordot(PAULI[a], t, axes=([1], [s])), 0, s)
-        return t.ravel()
-
-    out = {}
-    for t, psi in zip(times, states):
-        expect = lambda string: float(np.real(np.vdot(psi, pauli_apply(psi, string))))
-        for o in spec.observables:
-            out[(round(float(t), 9), o.name)] = evaluate(o, expect)
-    return out
-
-
 def _solve(spec, tmp_path):
     return get_method("tebd").solve(spec, RunContext(state_dir=tmp_path / "state"))
 
@@ -62,7 +35,7 @@ def test_open_chain_matches_state_vector(tmp_path):
     system = {"couplings": {"Jx": 0.3, "Jy": -0.2, "Jz": 1.0}, "field": {"hx": 0.25, "hy": 0.1, "hz": 0.05}}
     spec = _spec([8], "open", system, "y-", 2.0, 0.01, 0.25, OBS, {"order": 2, "chi_max": 64})
     res = _solve(spec, tmp_path)
-    ref = state_vector_reference(spec)
+    ref = state_vector_dynamics(spec)
     dev = max(abs(v - ref[(round(t, 9), o)]) for t, o, v, _ in res.rows)
     assert dev < 2e-4, dev
     assert res.info["geometry"] == "finite"
@@ -74,7 +47,7 @@ def test_truncation_error_reported_when_chi_is_small(tmp_path):
     spec = _spec([8], "open", {"preset": {"name": "confinement", "dephasing": 0.0, "hx": 1.0}}, "z+",
                  3.0, 0.05, 0.5, ["sz", "szsz_c:1"], {"chi_max": 2})
     res = _solve(spec, tmp_path)
-    ref = state_vector_reference(spec)
+    ref = state_vector_dynamics(spec)
     dev = max(abs(v - ref[(round(t, 9), o)]) for t, o, v, _ in res.rows)
     assert res.info["chi_reached"] == 2
     assert res.info["truncation_error"] > 1e-4  # the discarded weight is reported, not hidden
@@ -87,7 +60,7 @@ def test_periodic_ring_as_infinite_chain_before_the_light_cone(tmp_path):
     obs = ["sx", "sz", "szsz_c:1", "szsz_c:2", "szsz_c:4"]
     spec = _spec([10], "periodic", system, "z+", 1.5, 0.01, 0.25, obs)
     res = _solve(spec, tmp_path)
-    ref = state_vector_reference(spec)
+    ref = state_vector_dynamics(spec)
     dev = max(abs(v - ref[(round(t, 9), o)]) for t, o, v, _ in res.rows)
     assert res.info["geometry"] == "infinite"
     assert dev < 5e-4, dev

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
@@ -16,6 +15,7 @@ from lindblad_nqs.spec import parse_system  # noqa: E402
 from lindblad_nqs.variational import tdvp  # noqa: E402
 from lindblad_nqs.variational.integrators import evolve  # noqa: E402
 from lindblad_nqs.variational.state import FlatState  # noqa: E402
+from conftest import solve_cli  # noqa: E402  (tests/conftest.py, shared helpers)
 
 SYSTEM = {"lattice": {"shape": [3], "boundary": "periodic"},
           "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0, "gamma": 1.0}}
@@ -239,6 +239,7 @@ def test_snr_solve_at_an_exact_product_state_is_finite():
     assert bool(finite) and float(jnp.linalg.norm(x)) > 0 and float(d["residual"]) < 1
 
 
+
 SPEC = {
     "system": SYSTEM,
     "task": {"kind": "dynamics", "t_final": 0.04, "dt": 0.01, "save_every": 0.02, "initial": {"product": "y-"}},
@@ -248,26 +249,15 @@ SPEC = {
 }
 
 
-def _solve(tmp_path, spec, name, state=None):
-    from lindblad_nqs.cli import main
-
-    p = tmp_path / f"{name}.yaml"
-    p.write_text(yaml.safe_dump(spec))
-    out = tmp_path / name / "result.csv"
-    args = ["solve", str(p), "--out", str(out)] + (["--state-dir", str(state)] if state else [])
-    assert main(args) == 0
-    return pd.read_csv(out), pd.read_csv(out.with_suffix(".history.csv"))
-
-
 def test_resumed_evolution_equals_uninterrupted(tmp_path):
-    full, hfull = _solve(tmp_path, SPEC, "full")
+    full, hfull = solve_cli(tmp_path, SPEC, "full")
     sy0 = full[(full.t == 0) & (full.observable == "sy")]
     assert abs(sy0.value.iloc[0] + 1) < 4 * sy0.stderr.iloc[0] + 1e-2  # from y-
     for c in ("t", "dt", "residual", "condition", "cut"):
         assert c in hfull.columns
     short = dict(SPEC, task=dict(SPEC["task"], t_final=0.02))
-    _solve(tmp_path, short, "part", state=tmp_path / "state")
-    resumed, hres = _solve(tmp_path, SPEC, "resumed", state=tmp_path / "state")
+    solve_cli(tmp_path, short, "part", state=tmp_path / "state")
+    resumed, hres = solve_cli(tmp_path, SPEC, "resumed", state=tmp_path / "state")
     pd.testing.assert_frame_equal(full, resumed)
     cols = [c for c in hfull.columns if c != "time_s"]
     pd.testing.assert_frame_equal(hfull[cols], hres[cols])

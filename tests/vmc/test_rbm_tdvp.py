@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
@@ -15,6 +14,7 @@ from lindblad_nqs.spec import parse_system  # noqa: E402
 from lindblad_nqs.variational.state import FlatState  # noqa: E402
 from lindblad_nqs.vmc.configs import all_doubled  # noqa: E402
 from lindblad_nqs.vmc.evolution import sector_for_dynamics  # noqa: E402
+from conftest import solve_cli  # noqa: E402  (tests/conftest.py, shared helpers)
 
 
 def _rho(module, params, n):
@@ -74,6 +74,7 @@ def test_sector_follows_the_initial_state():
         assert not sector_for_dynamics(conserving, label)
 
 
+
 SPEC = {
     "system": {"lattice": {"shape": [3], "boundary": "periodic"},
                "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0}},
@@ -85,23 +86,14 @@ SPEC = {
 }
 
 
-def _solve(tmp_path, spec, name, state=None):
-    p = tmp_path / f"{name}.yaml"
-    p.write_text(yaml.safe_dump(spec))
-    out = tmp_path / name / "result.csv"
-    args = ["solve", str(p), "--out", str(out)] + (["--state-dir", str(state)] if state else [])
-    assert main(args) == 0
-    return pd.read_csv(out), pd.read_csv(out.with_suffix(".history.csv"))
-
-
 def test_resumed_evolution_equals_uninterrupted(tmp_path):
-    full, hfull = _solve(tmp_path, SPEC, "full")
+    full, hfull = solve_cli(tmp_path, SPEC, "full")
     # the x+ start is outside the parity sector although L conserves parity: sx(0) must be 1, not 0
     assert abs(full[(full.t == 0) & (full.observable == "sx")].value.iloc[0] - 1) < 0.02
     # a run stopped at its first save time, then continued with the same state dir
     short = dict(SPEC, task=dict(SPEC["task"], t_final=0.03))
-    _solve(tmp_path, short, "part", state=tmp_path / "state")
-    resumed, hres = _solve(tmp_path, SPEC, "resumed", state=tmp_path / "state")
+    solve_cli(tmp_path, short, "part", state=tmp_path / "state")
+    resumed, hres = solve_cli(tmp_path, SPEC, "resumed", state=tmp_path / "state")
     pd.testing.assert_frame_equal(full, resumed)
     cols = [c for c in hfull.columns if c != "time_s"]
     pd.testing.assert_frame_equal(hfull[cols], hres[cols])
@@ -110,8 +102,8 @@ def test_resumed_evolution_equals_uninterrupted(tmp_path):
 def test_chunked_assembly_gives_the_same_evolution(tmp_path):
     """The paper's sample counts need S and F accumulated chunk by chunk: on the same samples (same seed)
     the evolution equals the one from the whole Jacobian at once, to roundoff."""
-    whole, hw = _solve(tmp_path, dict(SPEC, method=dict(SPEC["method"], chunk=0)), "whole")
-    chunked, hc = _solve(tmp_path, dict(SPEC, method=dict(SPEC["method"], chunk=60)), "chunked")
+    whole, hw = solve_cli(tmp_path, dict(SPEC, method=dict(SPEC["method"], chunk=0)), "whole")
+    chunked, hc = solve_cli(tmp_path, dict(SPEC, method=dict(SPEC["method"], chunk=60)), "chunked")
     np.testing.assert_allclose(chunked.value, whole.value, atol=1e-8)
     np.testing.assert_allclose(hc.residual.dropna(), hw.residual.dropna(), rtol=1e-6, atol=1e-10)
 
@@ -130,12 +122,12 @@ def test_changed_observation_settings_do_not_reuse_the_checkpoint(tmp_path):
     settings in the same state dir starts afresh instead of mixing old and new rows (a longer t_final
     still continues)."""
     short = dict(SPEC, task=dict(SPEC["task"], t_final=0.03))
-    _solve(tmp_path, short, "part", state=tmp_path / "state")
+    solve_cli(tmp_path, short, "part", state=tmp_path / "state")
     import json
 
     longer = dict(SPEC, method=dict(SPEC["method"], obs_samples=400))
-    _solve(tmp_path, longer, "other_obs", state=tmp_path / "state")
+    solve_cli(tmp_path, longer, "other_obs", state=tmp_path / "state")
     assert "resumed_from_t" not in json.loads((tmp_path / "other_obs" / "result.json").read_text())
-    _solve(tmp_path, short, "part2", state=tmp_path / "state2")
-    _solve(tmp_path, SPEC, "continued", state=tmp_path / "state2")
+    solve_cli(tmp_path, short, "part2", state=tmp_path / "state2")
+    solve_cli(tmp_path, SPEC, "continued", state=tmp_path / "state2")
     assert json.loads((tmp_path / "continued" / "result.json").read_text())["resumed_from_t"] == 0.03
