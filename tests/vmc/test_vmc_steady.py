@@ -177,3 +177,19 @@ def test_optimiser_that_rejects_every_step_is_refused_through_the_cli(tmp_path, 
     assert main(["solve", str(p), "--out", str(out)]) == 2
     assert "never accepted a step" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_shorter_budget_does_not_reuse_a_longer_runs_checkpoint(tmp_path):
+    """Lowering iterations with the same state dir used to return the longer run's model labelled as the
+    shorter one (and raising it again duplicated history rows): now the shorter run starts afresh and
+    equals a straight run of its own budget."""
+    base = {"name": "cnn", "features": [2, 3], "lr_final_factor": 1.0, "n_samples": 64, "n_chains": 8, "obs_samples": 256,
+            "obs_chains": 8, "track_every": 2, "track_samples": 64, "n_discard": 4, "checkpoint_every": 2}
+    straight = solve(spec(dict(base, iterations=2)), tmp_path, "a")
+    solve(spec(dict(base, iterations=4)), tmp_path, "b")
+    shorter = solve(spec(dict(base, iterations=2)), tmp_path, "b")
+    assert "resumed_from_iteration" not in shorter.info and "iteration 4 > iterations 2" in shorter.info["checkpoint_ignored"]
+    assert list(shorter.history["iteration"]) == [1, 2]
+    np.testing.assert_allclose(shorter.history["cost"], straight.history["cost"], rtol=1e-6)
+    longer = solve(spec(dict(base, iterations=4)), tmp_path, "b")  # resumes the shorter run's checkpoint at 2
+    assert list(longer.history["iteration"]) == [1, 2, 3, 4]
