@@ -192,7 +192,7 @@ def fig3(runs, options):
         maps["unitary"] = _correlation_map(uni, _one_point(uni, "unitary"))
     n_maps = len(maps)
     fig, axes = plt.subplots(1, 1 + n_maps, figsize=(4.6 + 3.6 * n_maps, 4.0),
-                             gridspec_kw={"width_ratios": [1.3] + [1] * n_maps})
+                             gridspec_kw={"width_ratios": [1.3] + [1] * n_maps, "wspace": 0.4})
     rows: list[pd.DataFrame] = []
     ax = axes[0]
     t_max = float(net.table["t"].max())
