@@ -74,7 +74,7 @@ class Key:
 
     def _words(self) -> str:
         text = self.allowed()
-        if self.choices is not None or self.type in (bool, object):
+        if self.choices is not None or self.type is bool:
             return text
         return ("an " if text[0] in "aeiou" else "a ") + text
 
@@ -108,24 +108,12 @@ class Key:
         return None
 
 
-_TYPE_NAMES = {bool: "true or false", int: "integer", float: "number", str: "string", list: "list", dict: "mapping",
-               object: "any value"}
+_TYPE_NAMES = {bool: "true or false", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
 
 
 def _choice_words(choices) -> str:
     words = [str(c).lower() if isinstance(c, bool) else str(c) for c in choices]
     return " or ".join(words) if len(words) == 2 else "one of " + ", ".join(words)
-
-
-def _plain_key(default) -> Key:
-    """The Key of a plain-dict default (the table of a method that gives no Key): typed by the default,
-    any type when the default is None."""
-    if default is None:
-        return Key(None, object, "", nullable=True)
-    t = next((t for t in (bool, int, float, str, list, dict) if isinstance(default, t)), None)
-    if t is None:
-        raise TypeError(f"a plain default must be a bool, int, float, str, list, dict or None, got {default!r}")
-    return Key(default, t, "")
 
 
 @dataclass(frozen=True)
@@ -137,7 +125,9 @@ class MethodInfo:
     uses_gpu: bool = False  # a neural method, which the pipeline places on a GPU when the config has one
 
     def __post_init__(self):
-        object.__setattr__(self, "keys", {k: v if isinstance(v, Key) else _plain_key(v) for k, v in self.keys.items()})
+        plain = [k for k, v in self.keys.items() if not isinstance(v, Key)]
+        if plain:  # one table per method: every key has its type, range and doc
+            raise TypeError(f"method {self.name}: give a methods.Key for {', '.join(plain)}")
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -162,9 +152,8 @@ class MethodInfo:
 _REGISTRY: dict[str, MethodInfo] = {}
 
 
-def register(name: str, keys: dict[str, Key | Any], tasks=("steady", "dynamics"), uses_gpu: bool = False):
-    """Register a solver under `name` with its hyperparameter table `keys` (name -> Key). A plain default
-    in place of a Key is typed by the default alone (no doc, no range); tables should give Keys."""
+def register(name: str, keys: dict[str, Key], tasks=("steady", "dynamics"), uses_gpu: bool = False):
+    """Register a solver under `name` with its hyperparameter table `keys` (name -> Key)."""
     def deco(fn):
         _REGISTRY[name] = MethodInfo(name, fn, dict(keys), frozenset(tasks), uses_gpu)
         return fn

@@ -119,7 +119,7 @@ def test_failed_solver_leaves_no_partial_output(tmp_path, monkeypatch):
     def boom(spec, ctx):
         raise RuntimeError("solver crashed")
 
-    monkeypatch.setitem(methods._REGISTRY, "exact", methods.MethodInfo("exact", boom, info.defaults, info.tasks))
+    monkeypatch.setitem(methods._REGISTRY, "exact", methods.MethodInfo("exact", boom, info.keys, info.tasks))
     with pytest.raises(RuntimeError):
         main(["solve", str(spec), "--out", str(out)])
     assert not out.exists() and not out.with_suffix(".json").exists()
@@ -145,3 +145,10 @@ def test_gpu_placement_reads_the_registry():
         assert pipeline.uses_gpu(point, {"device": "gpu"}) == int(info.uses_gpu)
         assert pipeline.uses_gpu(point, {}) == 0
     assert discover()["rnn_tdvp"].uses_gpu and not discover()["exact"].uses_gpu
+
+
+def test_a_method_must_declare_every_key_with_a_key_table():
+    from lindblad_nqs import methods
+
+    with pytest.raises(TypeError, match="give a methods.Key for iterations"):
+        methods.MethodInfo("new", lambda s, c: None, {"iterations": 100}, frozenset({"steady"}))

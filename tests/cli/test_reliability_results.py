@@ -43,7 +43,7 @@ def fake(monkeypatch):
             return methods.Result(list(rows), dict(info or {}), history)
 
         old = methods.get_method("exact")
-        monkeypatch.setitem(methods._REGISTRY, "exact", methods.MethodInfo("exact", solve, old.defaults, old.tasks))
+        monkeypatch.setitem(methods._REGISTRY, "exact", methods.MethodInfo("exact", solve, old.keys, old.tasks))
         return calls
 
     return install
