@@ -150,10 +150,11 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
                               "seed": seed, "init": str(init_state)}, sort_keys=True, default=str)
     if ckpt.is_file():
         d = np.load(ckpt, allow_pickle=False)
-        if "fingerprint" in d.files and str(d["fingerprint"]) == fingerprint and int(d["iteration"]) > cfg["iterations"]:
+        same_run = "fingerprint" in d.files and str(d["fingerprint"]) == fingerprint
+        if same_run and int(d["iteration"]) > cfg["iterations"]:
             # a longer run's state is not the answer of a shorter budget: start afresh
             info["checkpoint_ignored"] = f"checkpoint at iteration {int(d['iteration'])} > iterations {cfg['iterations']}"
-        elif "fingerprint" in d.files and str(d["fingerprint"]) == fingerprint:
+        elif same_run:
             opt.load({k[4:]: d[k] for k in d.files if k.startswith("opt_")})
             start_it = int(d["iteration"])
             key = jax.random.wrap_key_data(jnp.asarray(d["key"]), impl=PRNG_IMPL)
