@@ -66,7 +66,9 @@ def _check(spec: RunSpec) -> dict:
         raise SpecError("method.regularization shift needs method.diag_shift > 0")
     if p["regularization"] != "shift" and not p["rcond"] > 0:
         raise SpecError(f"method.regularization {p['regularization']} needs method.rcond > 0")
-    drawn = -(-p["n_samples"] // p["n_chains"]) * p["n_chains"]
+    from ..vmc.evolution import samples_per_chain
+
+    drawn = samples_per_chain(p["n_samples"], p["n_chains"]) * p["n_chains"]  # what the stage draws
     if p["chunk"] and drawn > p["chunk"]:
         if drawn % p["chunk"]:
             raise SpecError(f"method.n_samples ({drawn} drawn by {p['n_chains']} chains) must be a multiple of "

@@ -35,6 +35,11 @@ class Evolution:
     info: dict = field(default_factory=dict)
 
 
+def samples_per_chain(n_samples: int, n_chains: int) -> int:
+    """Samples each chain draws per stage: n_samples rounded up to a multiple of n_chains."""
+    return max(1, -(-n_samples // n_chains))
+
+
 def sector_for_dynamics(system, initial: str, requested: bool = True) -> bool:
     """Restrict doubled moves to parity(ket) = parity(bra) only if L conserves it and rho(0) lies there."""
     return bool(requested) and system.conserves_z_parity() and initial in ("z+", "z-")
@@ -57,7 +62,7 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
     lind = LocalLiouvillian(system, dtype=np.complex128 if real == jnp.float64 else np.complex64)
     sector = sector_for_dynamics(system, initial, cfg["sector"])
     n_chains = cfg["n_chains"]
-    per_chain = max(1, -(-cfg["n_samples"] // n_chains))
+    per_chain = samples_per_chain(cfg["n_samples"], n_chains)
     sampler = MetropolisSampler(state.log_value, n, n_chains, "doubled", 2.0, sector, cfg["sweep"] or None)
     diag = MetropolisSampler(state.log_value, n, cfg["obs_chains"], "diagonal", 1.0)
     opts = tdvp.TDVPOptions(cfg["regularization"], cfg["diag_shift"], cfg["rcond"], cfg["snr_tol"])
