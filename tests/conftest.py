@@ -18,3 +18,16 @@ def solve_cli(tmp_path, spec: dict, name: str, state=None):
     args = ["solve", str(p), "--out", str(out)] + (["--state-dir", str(state)] if state else [])
     assert main(args) == 0
     return pd.read_csv(out), pd.read_csv(out.with_suffix(".history.csv"))
+
+
+def assert_resume_equals_uninterrupted(tmp_path, spec: dict, full, hfull, t_stop: float):
+    """A run stopped at t_stop (a save time) and continued in the same state dir ends with the same
+    result table, and the same history apart from wall times, as the uninterrupted (full, hfull)."""
+    import pandas as pd
+
+    short = dict(spec, task=dict(spec["task"], t_final=t_stop))
+    solve_cli(tmp_path, short, "part", state=tmp_path / "state")
+    resumed, hres = solve_cli(tmp_path, spec, "resumed", state=tmp_path / "state")
+    pd.testing.assert_frame_equal(full, resumed)
+    cols = [c for c in hfull.columns if c != "time_s"]
+    pd.testing.assert_frame_equal(hfull[cols], hres[cols])

@@ -1,7 +1,6 @@
 """rnn_tdvp (reh2021): the RNN's normalisation and sampler, the JAX POVM applier, the exact TDVP limit."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 jax = pytest.importorskip("jax")
@@ -15,7 +14,7 @@ from lindblad_nqs.spec import parse_system  # noqa: E402
 from lindblad_nqs.variational import tdvp  # noqa: E402
 from lindblad_nqs.variational.integrators import evolve  # noqa: E402
 from lindblad_nqs.variational.state import FlatState  # noqa: E402
-from conftest import solve_cli  # noqa: E402  (tests/conftest.py, shared helpers)
+from conftest import assert_resume_equals_uninterrupted, solve_cli  # noqa: E402  (tests/conftest.py, shared helpers)
 
 SYSTEM = {"lattice": {"shape": [3], "boundary": "periodic"},
           "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0, "gamma": 1.0}}
@@ -255,9 +254,4 @@ def test_resumed_evolution_equals_uninterrupted(tmp_path):
     assert abs(sy0.value.iloc[0] + 1) < 4 * sy0.stderr.iloc[0] + 1e-2  # from y-
     for c in ("t", "dt", "residual", "condition", "cut"):
         assert c in hfull.columns
-    short = dict(SPEC, task=dict(SPEC["task"], t_final=0.02))
-    solve_cli(tmp_path, short, "part", state=tmp_path / "state")
-    resumed, hres = solve_cli(tmp_path, SPEC, "resumed", state=tmp_path / "state")
-    pd.testing.assert_frame_equal(full, resumed)
-    cols = [c for c in hfull.columns if c != "time_s"]
-    pd.testing.assert_frame_equal(hfull[cols], hres[cols])
+    assert_resume_equals_uninterrupted(tmp_path, SPEC, full, hfull, t_stop=0.02)

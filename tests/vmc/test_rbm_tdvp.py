@@ -1,7 +1,6 @@
 """rbm_tdvp (hartmann2019): the ansatz's guarantees, its derivatives, the sector rule and resuming."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 jax = pytest.importorskip("jax")
@@ -14,7 +13,7 @@ from lindblad_nqs.spec import parse_system  # noqa: E402
 from lindblad_nqs.variational.state import FlatState  # noqa: E402
 from lindblad_nqs.vmc.configs import all_doubled  # noqa: E402
 from lindblad_nqs.vmc.evolution import sector_for_dynamics  # noqa: E402
-from conftest import solve_cli  # noqa: E402  (tests/conftest.py, shared helpers)
+from conftest import assert_resume_equals_uninterrupted, solve_cli  # noqa: E402  (tests/conftest.py, shared helpers)
 
 
 def _rho(module, params, n):
@@ -91,12 +90,7 @@ def test_resumed_evolution_equals_uninterrupted(tmp_path):
     # the x+ start is outside the parity sector although L conserves parity: sx(0) must be 1, not 0
     assert abs(full[(full.t == 0) & (full.observable == "sx")].value.iloc[0] - 1) < 0.02
     # a run stopped at its first save time, then continued with the same state dir
-    short = dict(SPEC, task=dict(SPEC["task"], t_final=0.03))
-    solve_cli(tmp_path, short, "part", state=tmp_path / "state")
-    resumed, hres = solve_cli(tmp_path, SPEC, "resumed", state=tmp_path / "state")
-    pd.testing.assert_frame_equal(full, resumed)
-    cols = [c for c in hfull.columns if c != "time_s"]
-    pd.testing.assert_frame_equal(hfull[cols], hres[cols])
+    assert_resume_equals_uninterrupted(tmp_path, SPEC, full, hfull, t_stop=0.03)
 
 
 def test_chunked_assembly_gives_the_same_evolution(tmp_path):
