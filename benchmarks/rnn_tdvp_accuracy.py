@@ -32,6 +32,7 @@ def main():
     ap.add_argument("--save-every", type=float, default=0.1)
     ap.add_argument("--dt", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--boundary", default="periodic", choices=("periodic", "open"))
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
     import jax
@@ -46,7 +47,7 @@ def main():
 
     jax.config.update("jax_enable_x64", True)
     n = args.n
-    system = parse_system({"lattice": {"shape": [n], "boundary": "periodic"},
+    system = parse_system({"lattice": {"shape": [n], "boundary": args.boundary},
                            "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0,
                                       "gamma": 1.0}})
     info = get_method("rnn_tdvp")
