@@ -6,6 +6,8 @@ or eigenvalues.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..methods import Key, Result, RunContext, register
@@ -25,6 +27,8 @@ def check_spec(spec: RunSpec) -> None:
         reason = conserved_quantity(spec.system)
         if reason:
             raise SpecError(str(_not_unique(reason)))
+    if spec.params["integrator"] == "trapezoid" and (spec.task.kind != "dynamics" or spec.params["solver"] != "sector"):
+        raise SpecError("method.integrator: trapezoid is for dynamics tasks with solver sector")
 
 
 def estimated_bytes(spec: RunSpec) -> float:
@@ -55,6 +59,9 @@ def check_resources(spec: RunSpec, threads: int = 1) -> None:
 KEYS = {
     "solver": Key("sector", str, "sector: symmetry-reduced dense LU or iterative solve / matrix exponential (fast); "
                   "qutip: QuTiP's steadystate / mesolve (slow; for cross-checks)", choices=("sector", "qutip")),
+    "integrator": Key("expm", str, "dynamics: expm (the exact propagator) or trapezoid (Crank-Nicolson steps of "
+                      "task.dt, tau = dt / 2: the time-step error of luo2022's trapezoid without a network; "
+                      "solver sector only)", choices=("expm", "trapezoid")),
     "save_rho": Key(False, bool, "write rho (steady) or rho at the saved times (dynamics) to STATE_DIR/rho.npz"),
 }
 
@@ -77,7 +84,11 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
         saved = {"rho": ss.rho}
     else:
         times = spec.task.save_times
-        evolve = dynamics.evolve_sector if solver == "sector" else dynamics.evolve_mesolve
+        if spec.params["integrator"] == "trapezoid":
+            evolve = partial(dynamics.evolve_trapezoid, dt=spec.task.dt)
+        else:
+            evolve = dynamics.evolve_sector if solver == "sector" else dynamics.evolve_mesolve
+        info["integrator"] = spec.params["integrator"]
         rhos = []
         for t, rho in evolve(spec.system, spec.task.initial, times):
             expect = dynamics.dense_expect(rho, n)
