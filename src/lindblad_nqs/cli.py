@@ -84,7 +84,7 @@ def _figure(args) -> int:
     import json
 
     from .figures import get_figure
-    from .figures.data import load_runs
+    from .figures.data import FigureError, load_runs
     from .figures.render import save
 
     try:
@@ -92,7 +92,10 @@ def _figure(args) -> int:
         roles, options = json.loads(args.runs), json.loads(args.options)
     except (KeyError, json.JSONDecodeError) as e:
         raise CliError(str(e).strip("'\"")) from None
-    fig, table = fn(load_runs(roles), options)
+    try:
+        fig, table = fn(load_runs(roles), options)
+    except FigureError as e:
+        raise CliError(str(e)) from None
     save(fig, table, Path(args.out))
     print(f"figure {args.paper}/{args.name} -> {args.out}")
     return 0

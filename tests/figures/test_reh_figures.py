@@ -70,7 +70,7 @@ def test_fig2_plots_network_against_references_over_the_network_range(tmp_path):
 
 def test_fig2_refuses_an_unknown_correlator_point(tmp_path):
     square = fake_run(tmp_path, "square", {"Jy=1.0": (spec([2, 2]), rows(T_NET, ["sz"], lambda t, k: 1.0))})
-    with pytest.raises(ValueError, match="correlator_point 'Jy=1.8'"):
+    with pytest.raises(ValueError, match="reh2021/fig2: option correlator_point = 'Jy=1.8' names no point"):
         get_figure("reh2021", "fig2")({"square": square}, {"correlator_point": "Jy=1.8"})
 
 

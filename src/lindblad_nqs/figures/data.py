@@ -12,6 +12,10 @@ import pandas as pd
 from ..model import Lattice
 
 
+class FigureError(ValueError):
+    """A figure's runs or options do not fit together (the CLI prints it as one line, exit status 2)."""
+
+
 @dataclass
 class RunData:
     dir: Path
@@ -56,6 +60,25 @@ class RunData:
     def shape_label(self, point: str) -> str:
         """The lattice shape as figures print it: '10' for a chain, '3x3' for a square lattice."""
         return "x".join(str(n) for n in lattice_of(self.spec(point)).shape)
+
+
+def option_point(run: RunData, figure: str, option: str, value, default: str | None = None) -> str:
+    """The point of `run` that a figure option names. A value that names no point is an error naming the
+    figure, the option and the points that exist, never a silent fallback to another point; without a value
+    `default` is taken (None: the run must have exactly one point)."""
+    points = list(run.points)
+    if value is None:
+        if default is not None:
+            value = default
+        elif len(points) == 1:
+            return points[0]
+        else:
+            raise FigureError(f"{figure}: run {run.dir.name} has points {', '.join(points)}; "
+                              f"option {option} must name one")
+    if value not in run.points:
+        raise FigureError(f"{figure}: option {option} = {value!r} names no point of run {run.dir.name} "
+                          f"(its points: {', '.join(points)})")
+    return value
 
 
 def lattice_of(spec: dict) -> Lattice:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import figure
+from .data import option_point
 
 _COLOURS = {"x": "C0", "y": "C1", "z": "C2"}
 
@@ -96,10 +97,8 @@ def fig2(runs, options):
     if sq is not None:
         points = list(sq.points)
         t_max = float(sq.table["t"].max())
-        corr_point = options.get("correlator_point", points[-1])
-        if corr_point not in sq.points:
-            raise ValueError(f"reh2021/fig2: option correlator_point {corr_point!r} is not a point of role square "
-                             f"({', '.join(points)})")
+        corr_point = option_point(sq, "reh2021/fig2", "correlator_point", options.get("correlator_point"),
+                                  default=points[-1])
         traj, sx = runs.get("square_trajectories"), runs.get("square_exact")
         for k, p in enumerate(points):
             d = _obs(sq, "sz", p)
@@ -181,10 +180,7 @@ def fig3(runs, options):
     uni = runs.get("unitary")
     pr = None
     if ref is not None:
-        pr = options.get("reference_point") or _one_point(ref, "reference")
-        if pr not in ref.points:
-            raise ValueError(f"reh2021/fig3: option reference_point {pr!r} is not a point of role reference "
-                             f"({', '.join(ref.points)})")
+        pr = option_point(ref, "reh2021/fig3", "reference_point", options.get("reference_point"))
     maps = {"network": _correlation_map(net, pn)}
     if ref is not None and not _correlation_map(ref, pr).empty:
         maps["reference"] = _clip(_correlation_map(ref, pr), float(net.table["t"].max()))
