@@ -112,6 +112,21 @@ def _review(args) -> int:
     return 0
 
 
+def _claims(args) -> int:
+    from .claims import ClaimsError, write
+
+    out = Path(args.out)
+    if out.suffix != ".csv":
+        raise CliError(f"--out must name a .csv file (the .md is written beside it), got {out}")
+    try:
+        table = write(args.claims, [Path(p) for p in args.results], out)
+    except ClaimsError as e:
+        raise CliError(str(e)) from None
+    counts = table["reproduced"].value_counts()
+    print(f"{len(table)} claims: {counts.get('yes', 0)} reproduced, {counts.get('no', 0)} not -> {out}")
+    return 0
+
+
 def _methods(args) -> int:
     from .methods import discover, get_method
 
@@ -153,6 +168,11 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="+", help="result.csv files (their .json is read)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_review)
+    p = sub.add_parser("claims", help="the papers' claims re-measured from result files (CSV and Markdown)")
+    p.add_argument("claims", help="the claims file (config/claims.yaml)")
+    p.add_argument("results", nargs="*", help="result.csv files of the config's runs (their .json is read)")
+    p.add_argument("--out", required=True, help="CLAIMS.csv (CLAIMS.md is written beside it)")
+    p.set_defaults(func=_claims)
     p = sub.add_parser("methods", help="list the available methods, or one method's keys")
     p.add_argument("name", nargs="?", help="a method: list its keys, defaults, allowed values and meaning")
     p.set_defaults(func=_methods)
