@@ -151,3 +151,17 @@ def test_dynamics_figures_draw_the_exact_references_they_are_given(tmp_path):
     fig, table = get_figure("luo2022", "s4")({"transformer": net, "trapezoid": tr}, {})
     assert np.allclose(table[table.source == "trapezoid"].sort_values("t").value, 3 * t)
     assert "exact trapezoid N=6, tau=0.0075" in [x.get_text() for x in fig.axes[0].get_legend().get_texts()]
+
+
+def test_the_two_configs_define_the_same_systems_and_figures():
+    """README: quick and paper define the same named systems and figures (runs may differ by size)."""
+    import yaml
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "config"
+    q, p = (yaml.safe_load((root / f"{n}.yaml").read_text()) for n in ("quick", "paper"))
+    assert set(q["systems"]) == set(p["systems"])
+    assert {k: set(v) for k, v in q["figures"].items()} == {k: set(v) for k, v in p["figures"].items()}
+    for cfg in (q, p):  # every luo2022 role names a run of its own config
+        for fig in cfg["figures"]["luo2022"].values():
+            assert set(fig["runs"].values()) <= set(cfg["runs"])
