@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import RunError
 
-class CheckpointError(ValueError):
-    """A checkpoint file that exists but cannot be read."""
+
+class CheckpointError(RunError):
+    """A checkpoint file that exists but cannot be read (reported in one line, exit 2, no output)."""
 
 
 def fingerprint(spec: dict, volatile_method_keys=(), volatile_task_keys=()) -> str:
@@ -53,6 +55,8 @@ class Checkpointer:
         try:
             with np.load(self.path, allow_pickle=False) as d:
                 data = {k: d[k] for k in d.files}
+            if "__fingerprint__" not in data:  # an archive of another writer (an older version): not this run's
+                return None
             fp = str(data.pop("__fingerprint__"))
             meta = json.loads(str(data.pop("__meta__")))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:

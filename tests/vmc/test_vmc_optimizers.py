@@ -1,8 +1,13 @@
-"""NAGD+ (backtracking Nesterov with restarts) and the SR step on problems with known answers."""
+"""The optimisers of the steady-state loop on problems with known answers: NAGD+ (backtracking Nesterov
+with restarts) step for step against a plain NumPy statement of the algorithm, Adam against the
+textbook update, the SR step against the natural gradient, Gauss-Newton against least squares."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from lindblad_nqs.vmc.optimizers import NAGD, SR, Adam, GaussNewton, Warmup
+from lindblad_nqs.vmc.optimizers import NAGD, SR, Adam, GaussNewton, Objective, Warmup, from_arrays, to_arrays
 
 
 def quadratic(seed=0, n=20, cond=1e3):
@@ -12,12 +17,59 @@ def quadratic(seed=0, n=20, cond=1e3):
     return A, rng.normal(size=n)
 
 
-def run(opt, A, iters):
-    f = lambda th: 0.5 * th @ A @ th
+def run(opt, A, x0, iters, noise=0.0):
+    """f = theta A theta / 2; returns f at the end, the state and the history of (y, info)."""
+    Aj = jnp.asarray(A)
+    state = opt.init(jnp.asarray(x0))
+    trace = []
     for _ in range(iters):
-        y = opt.point()
-        opt.update(A @ y, f(y), lambda th: (f(th), 1.0))
-    return f(opt.theta)
+        y = opt.point(state)
+        state, info = opt.update(state, Aj @ y, 0.5 * y @ Aj @ y, noise, None)
+        trace.append((np.asarray(y), {k: np.asarray(v).item() for k, v in info.items()}))
+    th = np.asarray(opt.params(state))
+    return 0.5 * th @ A @ th, state, trace
+
+
+def f_objective(A):
+    Aj = jnp.asarray(A)
+    return Objective(lambda th, data: (0.5 * th @ Aj @ th, 1.0))
+
+
+def nagd_reference(x0, grad, f, iters, lr, shrink=0.5, grow=1.2, max_backtrack=8, c=0.5, noise=0.0):
+    """NAGD+ as stated in vmc.optimizers, in plain NumPy: the evaluation points y and (step, backtracks, restart)."""
+    theta, prev, t, eta, last = x0.copy(), x0.copy(), 1.0, lr, np.inf
+    out = []
+    for _ in range(iters):
+        tn = (1 + np.sqrt(1 + 4 * t**2)) / 2
+        y = theta + (t - 1) / tn * (theta - prev)
+        g, cost = grad(y), f(y)
+        for n_bt in range(max_backtrack + 1):
+            new = y - eta * g
+            if np.isfinite(f(new)) and f(new) <= cost - c * eta * (g @ g):
+                break
+            if n_bt < max_backtrack:
+                eta *= shrink
+        restart = g @ (new - theta) > 0 or cost > last + noise
+        out.append((y, eta, n_bt, restart))
+        if restart:
+            t, prev = 1.0, new.copy()
+        else:
+            t, prev = tn, theta
+        theta, last, eta = new, cost, eta * grow
+    return out
+
+
+def test_nagd_follows_the_algorithm_step_for_step():
+    A, x0 = quadratic(seed=1, cond=1e4)
+    L = np.linalg.eigvalsh(A).max()
+    with jax.enable_x64(True):
+        _, state, trace = run(NAGD(f_objective(A), lr=10.0 / L), A, x0, 200)
+    ref = nagd_reference(x0, lambda th: A @ th, lambda th: 0.5 * th @ A @ th, 200, 10.0 / L)
+    assert sum(r[3] for r in ref) > 0 and sum(r[2] for r in ref) > 0  # both restarts and backtracking occur
+    for (y, info), (y_ref, eta, n_bt, restart) in zip(trace, ref):
+        np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-12)
+        assert info["step"] == pytest.approx(eta, rel=1e-12)
+        assert (info["backtracks"], info["restart"]) == (n_bt, restart)
 
 
 def test_nagd_beats_gradient_descent_and_backtracks():
@@ -27,90 +79,107 @@ def test_nagd_beats_gradient_descent_and_backtracks():
     for _ in range(300):
         gd = gd - A @ gd / L
     f_gd = 0.5 * gd @ A @ gd
-    opt = NAGD(x0, lr=10.0 / L)  # too large a first step: backtracking must shrink it
-    f_nagd = run(opt, A, 300)
+    with jax.enable_x64(True):
+        f_nagd, state, trace = run(NAGD(f_objective(A), lr=10.0 / L), A, x0, 300)
     assert f_nagd < 1e-3 * f_gd
-    assert opt.eta < 10.0 / L * opt.grow
+    assert trace[0][1]["backtracks"] > 0 and trace[0][1]["step"] < 10.0 / L
 
 
-def test_nagd_restarts_reset_momentum():
-    A, x0 = quadratic(seed=1, cond=1e4)
-    opt = NAGD(x0, lr=1.0 / np.linalg.eigvalsh(A).max())
-    run(opt, A, 200)
-    assert opt.restarts > 0
+def test_nagd_state_survives_a_checkpoint():
+    A, x0 = quadratic(seed=2)
+    opt = NAGD(f_objective(A), lr=0.05)
+    _, a, _ = run(opt, A, x0, 7)
+    b = from_arrays(opt.init(jnp.asarray(x0, jnp.float32)), to_arrays(a))
+    for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+
+
+def test_adam_is_the_textbook_update_with_its_decay():
+    rng = np.random.default_rng(5)
+    gs = rng.normal(size=(100, 3))
+    lr, b1, b2, eps, decay = 0.1, 0.9, 0.999, 1e-8, 0.01 ** (1 / 100)
+    with jax.enable_x64(True):
+        opt = Adam(lr=lr, final_factor=0.01, horizon=100)
+        state = opt.init(jnp.zeros(3))
+        for g in gs:
+            state, info = opt.update(state, jnp.asarray(g))
+        step, got = float(info["step"]), np.asarray(opt.params(state))
+    theta, m, v = np.zeros(3), np.zeros(3), np.zeros(3)
+    for k, g in enumerate(gs, 1):
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
+        theta -= lr * decay**k * (m / (1 - b1**k)) / (np.sqrt(v / (1 - b2**k)) + eps)
+    # optax evaluates the schedule's power from an int32 count in float32
+    np.testing.assert_allclose(got, theta, rtol=1e-6)
+    assert abs(step - 0.001) < 1e-9
 
 
 def test_sr_step_is_natural_gradient():
     rng = np.random.default_rng(0)
     B, P = 50, 8
     O = rng.normal(size=(B, P)) + 1j * rng.normal(size=(B, P))
-    w = np.full(B, 1 / B)
     g = rng.normal(size=P)
-    for samples in (B, 4):  # P < B: dense solve; P > B: the sample-space (push-through) solve
-        Oc = O[:samples] - O[:samples].mean(0)
-        ws = np.full(samples, 1 / samples)
-        S = (Oc.conj().T * ws) @ Oc
-        ref = np.linalg.solve(S.real + 0.01 * np.eye(P), g)
-        opt = SR(np.zeros(P), lr=1.0, diag_shift=0.01, max_norm=1e9)
-        opt.update(g, 0.0, jac=lambda: (O[:samples], ws))
-        np.testing.assert_allclose(-opt.theta, ref, rtol=1e-6, atol=1e-8)
+    with jax.enable_x64(True):
+        for samples in (B, 4):  # P < B: dense solve; P > B: the sample-space (push-through) solve
+            Oc = O[:samples] - O[:samples].mean(0)
+            ws = np.full(samples, 1 / samples)
+            S = (Oc.conj().T * ws) @ Oc
+            ref = np.linalg.solve(S.real + 0.01 * np.eye(P), g)
+            obj = Objective(None, log_derivatives=lambda th, d, s=samples, w=ws: (jnp.asarray(O[:s]), jnp.asarray(w)))
+            opt = SR(obj, lr=1.0, diag_shift=0.01, max_norm=1e9)
+            state, _ = opt.update(opt.init(jnp.zeros(P)), jnp.asarray(g), 0.0, 0.0, None)
+            np.testing.assert_allclose(-np.asarray(opt.params(state)), ref, rtol=1e-6, atol=1e-8)
 
 
-def test_adam_decay_reaches_final_factor():
-    opt = Adam(np.zeros(3), lr=0.1, final_factor=0.01, horizon=100)
-    for _ in range(100):
-        opt.update(np.ones(3), 0.0)
-    assert abs(opt.info["step"] - 0.001) < 1e-9
+def _least_squares(seed, B, P):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(B, P)) + 1j * rng.normal(size=(B, P))
+    y = rng.normal(size=B) + 1j * rng.normal(size=B)
+    w = np.full(B, 1 / B)
+    Aj, yj, wj = jnp.asarray(A), jnp.asarray(y), jnp.asarray(w)
+    cost = lambda th: jnp.sum(wj * jnp.abs(Aj @ th - yj) ** 2)  # noqa: E731
+    grad = lambda th: 2 * jnp.real((wj[:, None] * Aj).conj().T @ (Aj @ th - yj))  # noqa: E731
+    obj = Objective(lambda th, d: (cost(th), 1.0), residuals=lambda th, d: (Aj @ th - yj, Aj, wj))
+    M = np.concatenate([A.real, A.imag])
+    ref = np.linalg.lstsq(M, np.concatenate([y.real, y.imag]), rcond=None)[0]
+    return obj, cost, grad, ref
 
 
 def test_gauss_newton_solves_a_linear_least_squares_problem():
     # residuals e = A theta - y (complex), uniform weights: Levenberg-Marquardt reaches the least-squares
     # solution, and a step that would raise the cost is never taken
-    rng = np.random.default_rng(3)
-    B, P = 40, 6
-    A = rng.normal(size=(B, P)) + 1j * rng.normal(size=(B, P))
-    y = rng.normal(size=B) + 1j * rng.normal(size=B)
-    w = np.full(B, 1 / B)
-    cost = lambda th: float(np.sum(w * np.abs(A @ th - y) ** 2))  # noqa: E731
-    opt = GaussNewton(np.zeros(P), lam=1.0, max_norm=1e9)
-    costs = []
-    for _ in range(30):
-        th = opt.point()
-        costs.append(cost(th))
-        opt.update(None, cost(th), lambda t: (cost(t), 1.0), lambda: (A @ th - y, A, w))
-    M = np.concatenate([A.real, A.imag])
-    ref = np.linalg.lstsq(M, np.concatenate([y.real, y.imag]), rcond=None)[0]
-    np.testing.assert_allclose(opt.theta, ref, rtol=1e-6, atol=1e-8)
+    with jax.enable_x64(True):
+        obj, cost, grad, ref = _least_squares(3, 40, 6)
+        opt = GaussNewton(obj, lam=1.0, max_norm=1e9)
+        state, costs = opt.init(jnp.zeros(6)), []
+        for _ in range(30):
+            th = opt.point(state)
+            costs.append(float(cost(th)))
+            state, _ = opt.update(state, grad(th), cost(th), 0.0, None)
+        np.testing.assert_allclose(np.asarray(opt.params(state)), ref, rtol=1e-6, atol=1e-8)
     assert all(b <= a + 1e-12 for a, b in zip(costs, costs[1:]))
 
 
 def test_adam_warmup_then_gauss_newton_resumes_from_a_checkpoint():
-    rng = np.random.default_rng(4)
-    A = rng.normal(size=(30, 5)) + 1j * rng.normal(size=(30, 5))
-    y = rng.normal(size=30) + 0j
-    w = np.full(30, 1 / 30)
-    cost = lambda th: float(np.sum(w * np.abs(A @ th - y) ** 2))  # noqa: E731
-    grad = lambda th: 2 * np.real((w[:, None] * A).conj().T @ (A @ th - y))  # noqa: E731
+    with jax.enable_x64(True):
+        obj, cost, grad, ref = _least_squares(4, 30, 5)
 
-    def make():
-        return Warmup(Adam(np.zeros(5), lr=0.05), GaussNewton(np.zeros(5), max_norm=1e9), 5)
+        def make():
+            return Warmup(Adam(obj, lr=0.05), GaussNewton(obj, max_norm=1e9), 5)
 
-    def steps(opt, k):
-        for _ in range(k):
-            th = opt.point()
-            opt.update(grad(th), cost(th), lambda t: (cost(t), 1.0), lambda th=th: (A @ th - y, A, w))
+        def steps(opt, state, k):
+            for _ in range(k):
+                th = opt.point(state)
+                state, _ = opt.update(state, grad(th), cost(th), 0.0, None)
+            return state
 
-    a = make()
-    steps(a, 3)
-    assert a.active is a.first and np.linalg.norm(a.theta) > 0
-    b = make()
-    b.load(a.state())
-    steps(a, 20)
-    steps(b, 20)
-    np.testing.assert_array_equal(a.theta, b.theta)
-    M = np.concatenate([A.real, A.imag])
-    ref = np.linalg.lstsq(M, np.concatenate([y.real, y.imag]), rcond=None)[0]
-    np.testing.assert_allclose(a.theta, ref, rtol=1e-6, atol=1e-8)
+        a = make()
+        sa = steps(a, a.init(jnp.zeros(5)), 3)
+        assert int(sa["n"]) == 3 and np.linalg.norm(np.asarray(a.params(sa))) > 0
+        b = make()
+        sb = from_arrays(b.init(jnp.zeros(5)), to_arrays(sa))
+        sa, sb = steps(a, sa, 20), steps(b, sb, 20)
+        np.testing.assert_array_equal(np.asarray(a.params(sa)), np.asarray(b.params(sb)))
+        np.testing.assert_allclose(np.asarray(a.params(sa)), ref, rtol=1e-6, atol=1e-8)
 
 
 def test_gauss_newton_matrix_is_that_of_the_residual_L_rho():

@@ -163,9 +163,8 @@ def test_optimiser_that_rejects_every_step_is_refused_through_the_cli(tmp_path, 
     orig = optimizers.GaussNewton.update
 
     def never(self, *a, **k):
-        out = orig(self, *a, **k)
-        self.info["accepted"] = False
-        return out
+        state, info = orig(self, *a, **k)
+        return state, dict(info, accepted=False)
 
     monkeypatch.setattr(optimizers.GaussNewton, "update", never)
     p = tmp_path / "spec.yaml"

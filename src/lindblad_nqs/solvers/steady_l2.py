@@ -10,6 +10,8 @@ a state dir with checkpoint.npz resumes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..methods import Key, Result, RunContext, register
 from ..spec import RunSpec, SpecError
 
@@ -107,10 +109,26 @@ def enable_compilation_cache() -> None:
         pass
 
 
+# keys that cannot change the state of a training so far: a checkpoint of the run resumes across them
+VOLATILE = ("iterations", "checkpoint_every", "obs_samples", "obs_chains", "track", "track_every", "track_samples",
+            "eig_max_sites")
+
+
+def checkpoint_fingerprint(spec: RunSpec, p: dict, init_state) -> str:
+    """The checkpoint policy of cnn and rbm_ndo: the same system, network, sampling and optimisation
+    setup, seed and --init-state; the iteration budget may differ unless Adam's decay depends on it."""
+    from ..checkpoint import fingerprint
+
+    volatile = [k for k in VOLATILE if not (k == "iterations" and p["optimizer"] == "adam"
+                                            and p["lr_final_factor"] != 1.0)]
+    return fingerprint(dict(spec.raw, init_state=None if init_state is None else str(init_state)), volatile)
+
+
 def _run(spec: RunSpec, ctx: RunContext, module, p: dict, extra_info: dict) -> Result:
     import jax
     import jax.numpy as jnp
 
+    from ..checkpoint import Checkpointer
     from ..results import device_description
     from ..vmc.driver import run_steady
     from ..vmc.sampling import prng_key
@@ -120,9 +138,10 @@ def _run(spec: RunSpec, ctx: RunContext, module, p: dict, extra_info: dict) -> R
     enable_compilation_cache()
     params0 = jax.jit(module.init)(prng_key(spec.seed + 7919), x0)
     try:
+        ck = Checkpointer(Path(ctx.state_dir) / "checkpoint.npz", checkpoint_fingerprint(spec, p, ctx.init_state))
         run = run_steady(spec.system, module, params0, p, list(spec.observables), seed=spec.seed,
-                         state_dir=ctx.state_dir, init_state=ctx.init_state, progress=ctx.progress,
-                         tracked=p["track"])
+                         state_dir=ctx.state_dir, checkpointer=ck, init_state=ctx.init_state,
+                         progress=ctx.progress, tracked=p["track"])
     except (FileNotFoundError, ValueError) as e:
         if ctx.init_state is not None and ("init-state" in str(e) or "params.npz" in str(e) or "parameter" in str(e)):
             raise SpecError(f"--init-state: {e}") from None

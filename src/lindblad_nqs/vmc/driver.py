@@ -1,17 +1,25 @@
 """The steady-state loop: sample, estimate the L2 cost and its gradient, update, checkpoint, observe.
 
-Used by solvers.steady_l2 for both the CNN and the purified RBM. Per iteration the history records the
-cost (with its error), acceptance, split-R-hat of the chains' log density, the effective sample size
-of the importance weights, the optimiser's step, wall time and, every `track_every` iterations, the
-tracked observables from a small diagonal sample. Checkpoints (state_dir/checkpoint.npz) hold everything
-needed to resume bit-for-bit in the sample stream: parameters, optimiser state, chain states, PRNG key,
-history. A NaN cost or gradient rolls back to the last finite parameters and shrinks the step; five in a
-row abort the run.
+Used by solvers.steady_l2 for both the CNN and the purified RBM, in parts with one job each:
+
+    FlatState (variational.state)   the network as functions of one flat parameter vector
+    DoubledSampling                 the samples of one iteration, as the config asks (metropolis, exact, full_sum)
+    Objective (vmc.optimizers)      the cost on those samples at any theta, for trial steps and Jacobians
+    an optimiser (vmc.optimizers)   Adam, NAGD+, SR or Gauss-Newton, its state on the device
+    optimise                        the loop: sample, cost and gradient, update, callbacks
+    Observer                        the diagonal sampler and the estimators of the observables
+    SteadyCheckpoint                the loop's state in a checkpoint.Checkpointer
+
+Per iteration the history records the cost (with its error), acceptance, split-R-hat of the chains' log
+density, the effective sample size of the importance weights, the optimiser's step, wall time and,
+every `track_every` iterations, the tracked observables from a small diagonal sample. Checkpoints
+(state_dir/checkpoint.npz) hold everything needed to resume bit-for-bit in the sample stream:
+optimiser state (parameters included), chain states, PRNG key, history. A NaN cost or gradient rolls
+back to the last finite parameters and shrinks the step; five in a row abort the run.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .optimizers import make_optimizer
+from .observables import estimate
+from .optimizers import Objective, from_arrays, make_optimizer, to_arrays
 from .sampling import PRNG_IMPL, ExactSampler, MetropolisSampler, autocorr_time, enumerate_configs, prng_key, split_rhat
 
 
@@ -29,18 +38,6 @@ class SteadyRun:
     history: pd.DataFrame
     rows: dict  # observable -> (value, stderr)
     info: dict = field(default_factory=dict)
-
-
-def _flat_model(module, params):
-    import jax
-    from jax.flatten_util import ravel_pytree
-
-    theta0, unravel = ravel_pytree(params)
-
-    def log_rho(theta, x):
-        return module.apply(unravel(theta), x)
-
-    return np.asarray(theta0, float), unravel, log_rho
 
 
 BASIS_KEY = "__basis__"  # which basis the parameters represent rho in (z, or x: U rho U)
@@ -89,14 +86,217 @@ def collapse_warning(c_l2, aux_l2, c_ldagl, aux_ldagl, z: float = 5.0) -> str | 
     return None
 
 
-def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, state_dir: Path,
-               init_state: Path | None = None, progress: bool = False, tracked=()) -> SteadyRun:
+@dataclass
+class Batch:
+    x: object  # (B, 2, N) doubled configurations
+    lq: object  # (B,) log density (up to a constant) they were drawn from; 0 for the full sum
+    acceptance: float
+    log_rho: object = None  # (C, S) log rho along the chains, for their diagnostics
+
+
+class DoubledSampling:
+    """The doubled samples of one iteration, as the method keys sampler, n_samples, n_chains, beta and
+    sweep ask: Metropolis chains or exact draws from |rho|^(2 beta), or every configuration (full_sum)."""
+
+    def __init__(self, cfg: dict, log_value, n: int, sector: bool):
+        import jax.numpy as jnp
+
+        self.kind, self.n, self.beta = cfg["sampler"], n, cfg["beta"]
+        self.per_chain = max(1, -(-cfg["n_samples"] // cfg["n_chains"]))
+        self.all_x = None
+        if self.kind == "metropolis":
+            self.sampler = MetropolisSampler(log_value, n, cfg["n_chains"], "doubled", 2 * self.beta, sector,
+                                             cfg["sweep"] or None)
+        elif self.kind == "exact":
+            self.sampler = ExactSampler(log_value, n, cfg["n_chains"], "doubled", 2 * self.beta, sector)
+        elif self.kind == "full_sum":
+            self.sampler = None
+            self.all_x = jnp.asarray(enumerate_configs(n, "doubled", sector))
+        else:
+            raise ValueError(f"unknown sampler {self.kind!r}")
+
+    def init(self, key):
+        return self.sampler.init_state(key) if self.sampler is not None else None
+
+    def draw(self, theta, chain, key, n_discard: int = 0):
+        """(chain, Batch) at theta, continuing the chains."""
+        import jax.numpy as jnp
+
+        if self.sampler is None:
+            return chain, Batch(self.all_x, jnp.zeros(self.all_x.shape[0]), 1.0)
+        chain, b = self.sampler.sample(theta, chain, key, self.per_chain, n_discard)
+        return chain, Batch(b.x.reshape(-1, 2, self.n), 2 * self.beta * b.log_rho.reshape(-1).real, b.acceptance, b.log_rho)
+
+    def rhat(self, batch: Batch) -> float:
+        return split_rhat(np.asarray(batch.log_rho).real) if self.kind == "metropolis" else 1.0
+
+
+class Observer:
+    """Observables of rho from diagonal Metropolis samples, drawn in calls of one fixed length (one
+    compilation). The chains continue from call to call (tracking during the run) until `reset`."""
+
+    def __init__(self, log_rho, n: int, cfg: dict, observables, sector: bool, basis: str):
+        self.sampler = MetropolisSampler(log_rho, n, cfg["obs_chains"], "diagonal", 1.0)
+        self.log_rho, self.observables, self.sector, self.basis = log_rho, list(observables), sector, basis
+        self.per_call = max(2, -(-cfg["track_samples"] // cfg["obs_chains"]))
+        self.chunk = self.per_call * cfg["obs_chains"]
+        self.n_discard_first = cfg["n_discard"]
+        self.chain = None
+
+    def reset(self):
+        self.chain = None
+
+    def __call__(self, theta, n_samples: int, key, n_discard: int):
+        import jax
+
+        if self.chain is None:
+            key, k0 = jax.random.split(key)
+            self.chain = self.sampler.init_state(k0)
+            n_discard = max(n_discard, self.n_discard_first)
+        xs, lrs, accs = [], [], []
+        for c in range(max(1, -(-n_samples // self.chunk))):
+            key, kc = jax.random.split(key)
+            self.chain, batch = self.sampler.sample(theta, self.chain, kc, self.per_call, n_discard if c == 0 else 0)
+            xs.append(np.asarray(batch.x))
+            lrs.append(np.asarray(batch.log_rho))
+            accs.append(batch.acceptance)
+        xs, lrs = np.concatenate(xs, axis=1), np.concatenate(lrs, axis=1)
+        res, oinfo = estimate(self.log_rho, theta, xs, lrs, self.observables, chunk=self.chunk,
+                              parity_sector=self.sector, basis=self.basis)
+        oinfo["acceptance"] = float(np.mean(accs))
+        oinfo["rhat"] = split_rhat(lrs.real)
+        oinfo["autocorr_time"] = autocorr_time(lrs.real)
+        return res, oinfo
+
+
+@dataclass
+class LoopState:
+    """What the loop carries from iteration to iteration (and a checkpoint holds)."""
+    iteration: int  # completed iterations
+    opt_state: object  # the optimiser's state, on the device
+    chain: object  # the doubled chains (None for exact draws and the full sum)
+    key: object
+    rows: list  # history, one row per completed iteration
+
+
+def optimise(opt, loop: LoopState, sampling: DoubledSampling, costs, *, iterations: int, n_discard: int,
+             callbacks=()) -> LoopState:
+    """Iterations loop.iteration .. iterations-1: sample at opt.point, cost and gradient, opt.update, one
+    history row; then each callback(loop), which may add columns to loop.rows[-1] or save the state."""
     import jax
     import jax.numpy as jnp
 
-    from .cost import make_cost
+    nan_streak, good = 0, opt.params(loop.opt_state)
+    for it in range(loop.iteration, iterations):
+        t0 = time.perf_counter()
+        y = opt.point(loop.opt_state)
+        loop.key, ks = jax.random.split(loop.key)
+        loop.chain, batch = sampling.draw(y, loop.chain, ks, n_discard if it == 0 else 0)
+        cost, g, aux = costs.value_and_grad(y, batch.x, batch.lq)
+        cost_h = float(cost)
+        if not (np.isfinite(cost_h) and bool(jnp.all(jnp.isfinite(g)))):
+            nan_streak += 1
+            if nan_streak >= 5:
+                raise RuntimeError(f"cost or gradient not finite in 5 consecutive iterations (iteration {it})")
+            loop.opt_state = opt.rollback(loop.opt_state, good)
+            if sampling.sampler is not None:
+                loop.key, k0 = jax.random.split(loop.key)
+                loop.chain = sampling.init(k0)
+            continue
+        nan_streak, good = 0, y
+        ess, var = float(aux["ess"]), float(aux["var"])
+        cost_err = float(np.sqrt(max(var, 0.0) / max(ess, 1.0)))
+        loop.opt_state, info = opt.update(loop.opt_state, g, cost, cost_err,
+                                          {"x": batch.x, "lq": batch.lq, "ess": aux["ess"]})
+        info = {k: np.asarray(v).item() for k, v in info.items()}  # the history's scalars, the only transfer
+        row = {"iteration": it + 1, "cost": cost_h, "cost_stderr": cost_err, "acceptance": batch.acceptance,
+               "rhat": sampling.rhat(batch) if batch.log_rho is not None else 1.0, "ess": ess,
+               "grad_norm": float(jnp.linalg.norm(g)), "step": float(info.get("step", np.nan)),
+               "time_s": time.perf_counter() - t0}
+        if "accepted" in info:  # NAGD+ and Gauss-Newton may reject a step; checks.check_rows reads this
+            row["accepted"] = bool(info["accepted"])
+        if "backtracks" in info:
+            row["backtracks"] = int(info["backtracks"])
+            if "restart" in info:
+                row["restart"] = int(info["restart"])
+        loop.rows.append(row)
+        loop.iteration = it + 1
+        for cb in callbacks:
+            cb(loop)
+    return loop
+
+
+def make_objective(costs, state=None, residual_jacobian=None) -> Objective:
+    """The cost on one iteration's samples (data: x, lq and the ESS at the sampling point) at any theta."""
+    import jax
+
+    def value(theta, data):
+        # the ESS of the reweighting to theta relative to the ESS at the sampling point: the weights are
+        # not flat even there when beta < 1 or the sum is exhaustive (full_sum), and an absolute
+        # threshold rejected every step there (the stalls on the 3x3 lattice)
+        c, a = costs.value(theta, data["x"], data["lq"])
+        return c, a["ess"] / data["ess"]
+
+    residuals = None if residual_jacobian is None else (lambda th, d: residual_jacobian(th, d["x"], d["lq"]))
+    log_derivatives = None
+    if state is not None:
+        def log_derivatives(theta, data):
+            w = jax.nn.softmax(2 * costs.log_rho(theta, data["x"]).real - data["lq"])
+            return state.jacobian(theta, data["x"]), w
+    return Objective(value, residuals, log_derivatives)
+
+
+class SteadyCheckpoint:
+    """The loop's state in a checkpoint.Checkpointer: optimiser state, chains and PRNG key as arrays;
+    iteration, optimiser name and history as metadata."""
+
+    def __init__(self, checkpointer, opt, n_params: int):
+        self.ck, self.opt, self.n_params = checkpointer, opt, n_params
+
+    def save(self, loop: LoopState, optimizer: str) -> None:
+        import jax
+
+        arrays = {"key": np.asarray(jax.random.key_data(loop.key)), **to_arrays(loop.opt_state)}
+        if loop.chain is not None:
+            arrays["chain"] = np.asarray(loop.chain)
+        self.ck.save(arrays, {"iteration": loop.iteration, "optimizer": optimizer, "n_params": self.n_params,
+                              "history": loop.rows})
+
+    def resume(self, loop: LoopState, iterations: int, info: dict) -> LoopState:
+        """The saved state of this run if there is one for at most `iterations` (else `loop`, with the reason
+        in info["checkpoint_ignored"])."""
+        import jax
+        import jax.numpy as jnp
+
+        if self.ck is None or not self.ck.path.is_file():
+            return loop
+        got = self.ck.load()
+        if got is None:
+            info["checkpoint_ignored"] = "different system, network or settings"
+            return loop
+        arrays, meta = got
+        it = int(meta["iteration"])
+        if it > iterations:  # a longer run's state is not the answer of a shorter budget: start afresh
+            info["checkpoint_ignored"] = f"checkpoint at iteration {it} > iterations {iterations}"
+            return loop
+        info["resumed_from_iteration"] = it
+        chain = jnp.asarray(arrays["chain"]) if loop.chain is not None and "chain" in arrays else loop.chain
+        return LoopState(it, from_arrays(loop.opt_state, arrays), chain,
+                         jax.random.wrap_key_data(jnp.asarray(arrays["key"]), impl=PRNG_IMPL),
+                         list(meta["history"])[:it])  # one row per completed iteration
+
+
+def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, state_dir: Path,
+               checkpointer=None, init_state: Path | None = None, progress: bool = False, tracked=()) -> SteadyRun:
+    """Train the network (module, params0) on the L2 cost of `system` with the method keys `cfg`, then
+    measure. checkpointer: a checkpoint.Checkpointer of this run (None: no checkpoints); the parameters
+    are written to state_dir/params.npz either way (for transfer learning)."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..variational.state import FlatState
+    from .cost import make_cost, make_residual_jacobian
     from .local_estimator import LocalLiouvillian
-    from .observables import estimate
 
     n = system.n_sites
     basis = cfg["basis"]
@@ -111,221 +311,93 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
             raise FileNotFoundError(f"--init-state {init_state} has no params.npz (not a cnn/rbm_ndo run?)")
         params0 = load_params_into(src, params0, basis)
         info["initialised_from"] = str(init_state)
-    theta0, unravel, log_rho_flat = _flat_model(module, params0)
-    info["n_params"] = int(theta0.size)
+    state = FlatState.from_module(module, params0, jnp.zeros((1, 2, n), jnp.int8))
+    info["n_params"] = state.n_params
     lind = LocalLiouvillian(system)
     info["connected_per_sample"] = lind.n_conn
-    costs = make_cost(log_rho_flat, lind, estimator=cfg["estimator"])
+    costs = make_cost(state.log_value, lind, estimator=cfg["estimator"])
     sector = bool(cfg["sector"]) and system.conserves_z_parity()
     info["sector_restricted"] = sector
-    beta = cfg["beta"]
-    n_chains = cfg["n_chains"]
-    per_chain = max(1, -(-cfg["n_samples"] // n_chains))
-    kind = cfg["sampler"]
-    if kind == "metropolis":
-        sampler = MetropolisSampler(log_rho_flat, n, n_chains, "doubled", 2 * beta, sector, cfg["sweep"] or None)
-    elif kind == "exact":
-        sampler = ExactSampler(log_rho_flat, n, n_chains, "doubled", 2 * beta, sector)
-    elif kind == "full_sum":
-        sampler = None
-        all_x = jnp.asarray(enumerate_configs(n, "doubled", sector))
-    else:
-        raise ValueError(f"unknown sampler {kind!r}")
+    sampling = DoubledSampling(cfg, state.log_value, n, sector)
+    name = cfg["optimizer"]
+    objective = make_objective(costs, state if name == "sr" else None,
+                               make_residual_jacobian(state.log_value, lind) if name == "gn" else None)
+    opt = make_optimizer(name, objective, cfg)
 
-    opt = make_optimizer(cfg["optimizer"], theta0, cfg)
     key = prng_key(seed)
     track_key = prng_key(seed + 104729)
     key, k0 = jax.random.split(key)
-    chain = sampler.init_state(k0) if sampler is not None else None
-    start_it, rows_hist = 0, []
-    ckpt = state_dir / "checkpoint.npz"
-    # a checkpoint resumes only the same system, network and sampling/optimisation setup (the iteration
-    # budget and the observation settings may differ); anything else starts afresh
-    volatile = {"iterations", "checkpoint_every", "obs_samples", "obs_chains", "track", "track_every",
-                "track_samples", "eig_max_sites"}
-    if cfg["optimizer"] == "adam" and cfg["lr_final_factor"] != 1.0:
-        volatile.discard("iterations")  # the decay schedule depends on the budget
-    fingerprint = json.dumps({"system": system.to_dict(), "module": repr(module),
-                              "cfg": {k: v for k, v in sorted(cfg.items()) if k not in volatile},
-                              "seed": seed, "init": str(init_state)}, sort_keys=True, default=str)
-    if ckpt.is_file():
-        d = np.load(ckpt, allow_pickle=False)
-        same_run = "fingerprint" in d.files and str(d["fingerprint"]) == fingerprint
-        if same_run and int(d["iteration"]) > cfg["iterations"]:
-            # a longer run's state is not the answer of a shorter budget: start afresh
-            info["checkpoint_ignored"] = f"checkpoint at iteration {int(d['iteration'])} > iterations {cfg['iterations']}"
-        elif same_run:
-            opt.load({k[4:]: d[k] for k in d.files if k.startswith("opt_")})
-            start_it = int(d["iteration"])
-            key = jax.random.wrap_key_data(jnp.asarray(d["key"]), impl=PRNG_IMPL)
-            if chain is not None and "chain" in d.files:
-                chain = jnp.asarray(d["chain"])
-            rows_hist = json.loads(str(d["history"]))[:start_it]  # one row per completed iteration
-            info["resumed_from_iteration"] = start_it
-        else:
-            info["checkpoint_ignored"] = "different system, network or settings"
+    loop = LoopState(0, opt.init(state.theta0), sampling.init(k0), key, [])
+    ckpt = SteadyCheckpoint(checkpointer, opt, state.n_params)
+    loop = ckpt.resume(loop, cfg["iterations"], info)
 
-    def save_checkpoint(it):
-        extra = {"chain": np.asarray(chain)} if chain is not None else {}
-        tmp = state_dir / "checkpoint.tmp.npz"
-        np.savez(tmp, iteration=it, key=np.asarray(jax.random.key_data(key)), n_params=theta0.size,
-                 optimizer=cfg["optimizer"], fingerprint=fingerprint,
-                 history=json.dumps(rows_hist), **{f"opt_{k}": v for k, v in opt.state().items()}, **extra)
-        tmp.replace(ckpt)
-        save_params_npz(state_dir / "params.npz", unravel(jnp.asarray(opt.theta, jnp.float32)), basis)
+    def save(loop):
+        if checkpointer is not None:
+            ckpt.save(loop, name)
+        save_params_npz(state_dir / "params.npz", state.unravel(opt.params(loop.opt_state)), basis)
 
-    diag_sampler = MetropolisSampler(log_rho_flat, n, cfg["obs_chains"], "diagonal", 1.0)
-    diag_chain = None
-
-    obs_per_call = max(2, -(-cfg["track_samples"] // cfg["obs_chains"]))
-
-    def observe(theta, n_samples, key, n_discard):
-        """Diagonal samples in calls of a fixed length (one compilation), then the estimators."""
-        nonlocal diag_chain
-        if diag_chain is None:
-            key, k0 = jax.random.split(key)
-            diag_chain = diag_sampler.init_state(k0)
-            n_discard = max(n_discard, cfg["n_discard"])
-        xs, lrs, accs = [], [], []
-        for c in range(max(1, -(-n_samples // (obs_per_call * cfg["obs_chains"])))):
-            key, kc = jax.random.split(key)
-            diag_chain, batch = diag_sampler.sample(theta, diag_chain, kc, obs_per_call, n_discard if c == 0 else 0)
-            xs.append(np.asarray(batch.x))
-            lrs.append(np.asarray(batch.log_rho))
-            accs.append(batch.acceptance)
-        xs, lrs = np.concatenate(xs, axis=1), np.concatenate(lrs, axis=1)
-        res, oinfo = estimate(costs.log_rho, theta, xs, lrs, observables, chunk=obs_per_call * cfg["obs_chains"],
-                              parity_sector=sector, basis=basis)
-        oinfo["acceptance"] = float(np.mean(accs))
-        oinfo["rhat"] = split_rhat(lrs.real)
-        oinfo["autocorr_time"] = autocorr_time(lrs.real)
-        return res, oinfo
-
+    observer = Observer(costs.log_rho, n, cfg, observables, sector, basis)
     tracked_obs = [o for o in observables if o.name in set(tracked)]
     iters = cfg["iterations"]
+    callbacks = []
+    if tracked_obs:
+        def track(loop):
+            it = loop.iteration
+            if it % cfg["track_every"] == 0 or it == iters or it == 1:
+                kt = jax.random.fold_in(track_key, it - 1)  # its own stream: tracking never changes the optimisation
+                res, _ = observer(opt.params(loop.opt_state), cfg["track_samples"], kt, 2)
+                for o in tracked_obs:
+                    loop.rows[-1][o.name] = res[o.name][0]
+        callbacks.append(track)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=iters, initial=start_it, desc=f"{cfg['optimizer']} L2 steady state", unit="it")
-    nan_streak, last_good = 0, opt.theta.copy()
-    jac_fn = None
-    if cfg["optimizer"] == "sr":
-        def _jac(theta, x):
-            # per-sample Jacobian (vmap of a single-sample jacrev): O(B) work, not O(B^2)
-            def one(th, xi):
-                v = log_rho_flat(th, xi[None])[0]
-                return jnp.stack([v.real, v.imag])
+        bar = tqdm(total=iters, initial=loop.iteration, desc=f"{name} L2 steady state", unit="it")
 
-            J = jax.vmap(jax.jacrev(one), in_axes=(None, 0))(theta, x)  # (B, 2, P)
-            return J[:, 0] + 1j * J[:, 1]
-        jac_fn = jax.jit(_jac)
-    if cfg["optimizer"] == "gn":
-        from .cost import make_residual_jacobian
-
-        resid_jac = make_residual_jacobian(log_rho_flat, lind)
-
-    for it in range(start_it, iters):
-        t0 = time.perf_counter()
-        y = jnp.asarray(opt.point(), jnp.float32)
-        key, ks = jax.random.split(key)
-        if sampler is not None:
-            discard = cfg["n_discard"] if it == 0 else 0
-            chain, batch = sampler.sample(y, chain, ks, per_chain, discard)
-            x = batch.x.reshape(-1, 2, n)
-            lq = 2 * beta * batch.log_rho.reshape(-1).real
-            acc = batch.acceptance
-            rhat = split_rhat(np.asarray(batch.log_rho).real) if kind == "metropolis" else 1.0
-        else:
-            x, lq, acc, rhat = all_x, jnp.zeros(all_x.shape[0]), 1.0, 1.0
-        cost, g, aux = costs.value_and_grad(y, x, lq)
-        cost = float(cost)
-        g = np.asarray(g, float)
-        if not (np.isfinite(cost) and np.all(np.isfinite(g))):
-            nan_streak += 1
-            if nan_streak >= 5:
-                raise RuntimeError(f"cost or gradient not finite in 5 consecutive iterations (iteration {it})")
-            opt.theta = last_good.copy()
-            opt.scale_step(0.5)
-            if sampler is not None:
-                key, k0 = jax.random.split(key)
-                chain = sampler.init_state(k0)
-            continue
-        nan_streak = 0
-        last_good = np.asarray(y, float).copy()
-
-        ess_now = float(aux["ess"])
-
-        def trial(theta_new):
-            # the ESS of the reweighting to theta_new relative to the ESS at the current point: the weights
-            # are not flat even at theta itself when beta < 1 or the sum is exhaustive (full_sum), and an
-            # absolute threshold rejected every step there (the stalls on the 3x3 lattice)
-            c, a = costs.value(jnp.asarray(theta_new, jnp.float32), x, lq)
-            return float(c), float(a["ess"]) / ess_now
-
-        if cfg["optimizer"] == "gn":
-            jac = lambda: resid_jac(y, x, lq)  # noqa: E731  (called only by the Gauss-Newton step)
-        elif jac_fn is not None:
-            jac = lambda: (jac_fn(y, x), jax.nn.softmax(2 * costs.log_rho(y, x).real - lq))  # noqa: E731
-        else:
-            jac = None
-        cost_err = float(np.sqrt(max(float(aux["var"]), 0.0) / max(float(aux["ess"]), 1.0)))
-        opt.update(g, cost, trial, jac, cost_err=cost_err)
-        dt = time.perf_counter() - t0
-        row = {"iteration": it + 1, "cost": cost, "cost_stderr": cost_err,
-               "acceptance": acc, "rhat": rhat, "ess": float(aux["ess"]), "grad_norm": float(np.linalg.norm(g)),
-               "step": float(opt.info.get("step", np.nan)), "time_s": dt}
-        if "accepted" in opt.info:  # NAGD+ and Gauss-Newton may reject a step; checks.check_rows reads this
-            row["accepted"] = bool(opt.info["accepted"])
-        if "backtracks" in opt.info:
-            row.update(backtracks=int(opt.info["backtracks"]))
-            if "restart" in opt.info:
-                row["restart"] = int(opt.info["restart"])
-        if tracked_obs and ((it + 1) % cfg["track_every"] == 0 or it + 1 == iters or it == 0):
-            kt = jax.random.fold_in(track_key, it)  # its own stream: tracking never changes the optimisation
-            res, _ = observe(jnp.asarray(opt.theta, jnp.float32), cfg["track_samples"], kt, 2)
-            for o in tracked_obs:
-                row[o.name] = res[o.name][0]
-        rows_hist.append(row)
-        if bar is not None:
+        def show(loop):
             bar.update(1)
-            bar.set_postfix(cost=f"{cost:.3g}")
-        if (it + 1) % cfg["checkpoint_every"] == 0:
-            save_checkpoint(it + 1)
+            bar.set_postfix(cost=f"{loop.rows[-1]['cost']:.3g}")
+        callbacks.append(show)
+
+    def every(loop):
+        if loop.iteration % cfg["checkpoint_every"] == 0:
+            save(loop)
+    callbacks.append(every)
+
+    loop = optimise(opt, loop, sampling, costs, iterations=iters, n_discard=cfg["n_discard"], callbacks=callbacks)
     if bar is not None:
         bar.close()
-    save_checkpoint(iters)
-    theta = jnp.asarray(opt.theta, jnp.float32)
+    loop.iteration = iters
+    save(loop)
+    theta = opt.params(loop.opt_state)
+    rows_hist = loop.rows
 
     # final cost with a fresh, larger sample, then the observables
     t0 = time.perf_counter()
-    key, kf, ko = jax.random.split(key, 3)
-    if sampler is not None:
-        chain, batch = sampler.sample(theta, chain, kf, per_chain, cfg["n_discard"])
-        x, lq = batch.x.reshape(-1, 2, n), 2 * beta * batch.log_rho.reshape(-1).real
+    key, kf, ko = jax.random.split(loop.key, 3)
+    chain, batch = sampling.draw(theta, loop.chain, kf, cfg["n_discard"])
+    x, lq = batch.x, batch.lq
+    if sampling.sampler is not None:
         info["final_acceptance"] = batch.acceptance
-        if kind == "metropolis":
+        if sampling.kind == "metropolis":
             info["final_rhat"] = split_rhat(np.asarray(batch.log_rho).real)
             info["final_autocorr_time"] = autocorr_time(np.asarray(batch.log_rho).real)
-    else:
-        x, lq = all_x, jnp.zeros(all_x.shape[0])
     c, _, aux = costs.value_and_grad(theta, x, lq)  # same shapes as in training: no new compilation
     info["final_cost"] = float(c)
     if cfg["estimator"] == "l2" and n <= 16:
         # the same cost from the L^dag L estimator on a subset: it also sees elements where rho vanishes but
         # L rho does not, to which |L_loc|^2 is blind (a collapsed rho can look converged to the L2 estimate)
-        from .cost import make_cost as _mc
-
         m = min(256, x.shape[0])
-        c2, aux2 = _mc(log_rho_flat, lind, estimator="ldagl").value(theta, x[:m], lq[:m])
+        c2, aux2 = make_cost(state.log_value, lind, estimator="ldagl").value(theta, x[:m], lq[:m])
         c1, aux1 = costs.value(theta, x[:m], lq[:m])
         info["final_cost_subset_l2"] = float(c1)
         info["final_cost_subset_ldagl"] = float(c2)
         warning = collapse_warning(c1, aux1, c2, aux2)
         if warning:
             info["warning"] = warning
-    diag_chain = None
-    rows, oinfo = observe(theta, cfg["obs_samples"], ko, cfg["n_discard"])
+    observer.reset()
+    rows, oinfo = observer(theta, cfg["obs_samples"], ko, cfg["n_discard"])
     info["observable_sampler"] = oinfo
     info["observe_time_s"] = time.perf_counter() - t0
     info["iterations"] = iters
@@ -334,10 +406,9 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     times = [r["time_s"] for r in rows_hist[1:]]  # the first iteration compiles; resumed ones count too
     info["time_per_iteration_s"] = float(np.median(times)) if times else None
     if n <= cfg["eig_max_sites"]:
-        info.update(rho_spectrum(costs.log_rho, theta, n, chunk=obs_per_call * cfg["obs_chains"], parity_sector=sector))
+        info.update(rho_spectrum(costs.log_rho, theta, n, chunk=observer.chunk, parity_sector=sector))
     hist = pd.DataFrame(rows_hist)
     return SteadyRun(np.asarray(theta), hist, rows, info)
-
 
 def dense_rho(log_rho, theta, n: int, chunk: int = 16384, parity_sector: bool = False) -> np.ndarray:
     """The full 2^N x 2^N matrix of the ansatz, normalised to unit trace (complex trace allowed)."""

@@ -1,174 +1,258 @@
-"""Optimisers on the flat real parameter vector: NAGD+, Adam, stochastic reconfiguration.
+"""Optimisers of the steady-state loop on the flat real parameter vector, on the device.
 
-Every optimiser has the same protocol, used by vmc.driver:
-    y = opt.point()                        where to sample and take the gradient
-    opt.update(g, cost, trial, jac)        trial(theta') -> (cost, ess): the cost at theta' on the samples
-                                           drawn at y (importance-reweighted) and the effective sample
-                                           size of that reweighting over the one at y; jac() -> (O, w) for SR
-    opt.theta                              the current parameters
-    opt.state() / opt.load(state)          arrays for checkpoints
-    opt.scale_step(f)                      shrink the step after a NaN
+Every optimiser has the same protocol (vmc.driver.optimise drives it); its state is a pytree of JAX
+arrays that never leaves the device between iterations:
+
+    state = opt.init(theta)
+    y = opt.point(state)                                   where to sample and take the gradient
+    state, info = opt.update(state, g, cost, cost_err, data)  info: JAX scalars for the history row
+    theta = opt.params(state)                              the current parameters
+    state = opt.rollback(state, good)                      after a non-finite cost: back to `good`, smaller step
+
+`data` holds the samples drawn at y (a pytree); the `Objective` bound at construction evaluates the
+cost on them at any theta (importance-reweighted: the trial costs of backtracking reuse the samples)
+and, for the preconditioned steps, their Jacobians. `to_arrays` / `from_arrays` turn a state into the
+named arrays of a checkpoint and back.
+
+Adam: optax's scale_by_adam with an exponential decay of the rate to lr * final_factor after `horizon`
+updates (optax.exponential_decay); a rollback halves the base rate and restarts the moments.
 
 NAGD+ (Nesterov's accelerated gradient with backtracking and restarts, after Mellak et al., PRB 107,
-205102 (2023)): momentum y = theta_k + (t_k - 1)/t_{k+1} (theta_k - theta_{k-1}) with
-t_{k+1} = (1 + sqrt(1 + 4 t_k^2))/2; the step eta is accepted when the cost on the same samples
-satisfies the sufficient decrease C(y - eta g) <= C(y) - c eta |g|^2 (c = 1/2, the L-smooth bound),
-else halved (up to max_backtrack times); after each iteration eta grows by `grow` so it can recover.
-Restart: when the cost at y exceeds the previous iteration's, the momentum is reset (t = 1). Because
-the trial cost reuses the samples at y, the comparison is free of most of the Monte Carlo noise; a trial
-point whose importance weights degenerate (ESS below half the samples) counts as a failed step.
+205102 (2023); mellak2024 uses it as "NAGD+"): an optax chain of two transformations,
+`backtracking_step` (the step eta along -g at the momentum point y is accepted when the cost on the
+same samples satisfies the sufficient decrease C(y - eta g) <= C(y) - c eta |g|^2, c = 1/2 the L-smooth
+bound, else eta shrinks, up to max_backtrack times, and the last trial is taken; afterwards eta grows by
+`grow` so it can recover; a trial point whose importance weights degenerate, ESS below min_ess of the
+ESS at y, fails) and `nesterov_restart` (theta_{k+1} is the backtracked point; the next evaluation point
+is y = theta_{k+1} + (t_k - 1)/t_{k+1} (theta_{k+1} - theta_k), t_{k+1} = (1 + sqrt(1 + 4 t_k^2))/2; the
+momentum resets, t = 1, when the gradient at y points along the last step or the cost at y rose above
+the previous iteration's by more than twice its standard error: O'Donoghue & Candes' adaptive restart).
+Because the trial cost reuses the samples at y, the comparison is free of most of the Monte Carlo noise.
+
+SR and Gauss-Newton are preconditioners: each step is one regularised solve of variational.linsolve.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 from ..variational import linsolve, tdvp
 
 
-class Adam:
-    """Adam with an optional exponential decay of the rate to lr * final_factor after `horizon` steps."""
+@dataclass(frozen=True)
+class Objective:
+    """The cost on the samples of one iteration, as functions of theta (traceable by jit).
 
-    def __init__(self, theta, lr=0.01, b1=0.9, b2=0.999, eps=1e-8, final_factor=1.0, horizon=1):
-        self.theta = np.array(theta, float)
-        self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
-        self.decay = final_factor ** (1.0 / max(1, horizon))
-        self.n_updates = 0
-        self.m = np.zeros_like(self.theta)
-        self.v = np.zeros_like(self.theta)
-        self.t = 0
-        self.info = {}
+    value(theta, data) -> (cost, ess_fraction): the ESS of the reweighting to theta relative to the
+    one at the sampling point (1 when there is nothing to reweight); residuals(theta, data) -> (e, K, w)
+    for Gauss-Newton (vmc.cost.make_residual_jacobian); log_derivatives(theta, data) -> (O, w) for SR."""
+    value: Callable
+    residuals: Callable | None = None
+    log_derivatives: Callable | None = None
 
-    def point(self):
-        return self.theta
 
-    def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
-        g = np.asarray(g, float)
-        self.t += 1
-        self.n_updates += 1
-        self.m = self.b1 * self.m + (1 - self.b1) * g
-        self.v = self.b2 * self.v + (1 - self.b2) * g**2
-        mh = self.m / (1 - self.b1**self.t)
-        vh = self.v / (1 - self.b2**self.t)
-        lr = self.lr * self.decay ** self.n_updates
-        self.theta = self.theta - lr * mh / (np.sqrt(vh) + self.eps)
-        self.info = {"step": lr}
+# --- NAGD+ as an optax chain --------------------------------------------------------------------------
+class BacktrackState(NamedTuple):
+    eta: object  # the step the next line search starts from
+    step: object  # the step taken by the last update
+    backtracks: object
+    accepted: object
 
-    def state(self):
-        return {"theta": self.theta, "m": self.m, "v": self.v, "t": np.array(self.t), "lr": np.array(self.lr),
-                "n_updates": np.array(self.n_updates)}
 
-    def load(self, s):
-        self.theta, self.m, self.v = s["theta"].astype(float), s["m"], s["v"]
-        self.t, self.lr, self.n_updates = int(s["t"]), float(s["lr"]), int(s["n_updates"])
+def backtracking_step(lr: float, shrink: float, grow: float, max_backtrack: int, c: float = 0.5,
+                      min_ess: float = 0.5):
+    """optax transformation: gradient -> -eta g with eta from a backtracking line search.
 
-    def scale_step(self, f):
-        self.lr *= f
-        self.m[:] = 0
-        self.v[:] = 0
-        self.t = 0
+    Extra arguments of update: value (the cost at params), value_fn(theta) -> (cost, ess_fraction)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    def init(params):
+        z = jnp.zeros((), params.dtype)
+        return BacktrackState(z + lr, z, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+
+    def update(g, state, params, *, value, value_fn, **_):
+        gn2 = jnp.vdot(g, g)
+
+        def trial(eta):
+            c_new, ess = value_fn(params - eta * g)
+            return jnp.isfinite(c_new) & (ess >= min_ess) & (c_new <= value - c * eta * gn2)
+
+        def cond(s):
+            _, n, ok = s
+            return ~ok & (n < max_backtrack)
+
+        def body(s):
+            eta, n, _ = s
+            eta = eta * shrink
+            return eta, n + 1, trial(eta)
+
+        eta, n, ok = jax.lax.while_loop(cond, body, (state.eta, jnp.zeros((), jnp.int32), trial(state.eta)))
+        return -eta * g, BacktrackState(eta * grow, eta, n, ok)
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+class NesterovState(NamedTuple):
+    theta: object  # theta_k, the iterate (what the run reports)
+    prev: object  # theta_{k-1}
+    t: object
+    last_cost: object
+    restarts: object
+    restart: object  # whether the last update restarted
+
+
+def _t_next(t):
+    import jax.numpy as jnp
+
+    return (1 + jnp.sqrt(1 + 4 * t**2)) / 2
+
+
+def nesterov_restart():
+    """optax transformation: the step from the momentum point y (params) to theta_{k+1} -> the update
+    from y to the next momentum point. Extra arguments: value (the cost at y), grad (at y), noise."""
+    import jax.numpy as jnp
+    import optax
+
+    def init(params):
+        z = jnp.zeros((), params.dtype)
+        return NesterovState(params, params, z + 1, z + jnp.inf, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+
+    def update(step, state, params, *, value, grad, noise, **_):
+        new = params + step
+        restart = (jnp.vdot(grad, new - state.theta) > 0) | (value > state.last_cost + noise)
+        t = jnp.where(restart, 1.0, _t_next(state.t)).astype(state.t.dtype)
+        prev = jnp.where(restart, new, state.theta)
+        y_next = new + (t - 1) / _t_next(t) * (new - prev)
+        return y_next - params, NesterovState(new, prev, t, value.astype(state.last_cost.dtype),
+                                              state.restarts + restart, restart)
+
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 class NAGD:
-    def __init__(self, theta, lr=0.05, shrink=0.5, grow=1.2, max_backtrack=8, c=0.5, min_ess=0.5):
-        self.theta = np.array(theta, float)
-        self.prev = self.theta.copy()
-        self.t = 1.0
-        self.eta = lr
-        self.shrink, self.grow, self.max_backtrack, self.c, self.min_ess = shrink, grow, max_backtrack, c, min_ess
-        self.last_cost = np.inf
-        self._y = None
-        self._tn = None
-        self.info = {}
-        self.restarts = 0
+    name = "nagd"
 
-    def point(self):
-        tn = (1 + np.sqrt(1 + 4 * self.t**2)) / 2
-        self._y = self.theta + (self.t - 1) / tn * (self.theta - self.prev)
-        self._tn = tn
-        return self._y
+    def __init__(self, objective: Objective, lr=0.05, shrink=0.5, grow=1.2, max_backtrack=8, c=0.5, min_ess=0.5):
+        import jax
+        import optax
 
-    noise = 0.0
+        self.objective = objective
+        self.tx = optax.chain(backtracking_step(lr, shrink, grow, max_backtrack, c, min_ess), nesterov_restart())
+        self._update = jax.jit(self._update_impl)
 
-    def update(self, g, cost, trial, jac=None, cost_err=0.0):
-        self.noise = 2 * cost_err
-        y = self._y if self._y is not None else self.theta
-        g = np.asarray(g, float)
-        gn2 = float(g @ g)
-        n_bt, ok = 0, False
-        new = y
-        for n_bt in range(self.max_backtrack + 1):
-            new = y - self.eta * g
-            c_new, ess_frac = trial(new)
-            if np.isfinite(c_new) and ess_frac >= self.min_ess and c_new <= cost - self.c * self.eta * gn2:
-                ok = True
-                break
-            if n_bt < self.max_backtrack:
-                self.eta *= self.shrink
-        # adaptive restart (O'Donoghue & Candes): the gradient at y points along the last step, or the cost
-        # at y rose above the previous iteration's by more than its noise
-        restart = float(g @ (new - self.theta)) > 0 or cost > self.last_cost + self.noise
-        if restart:
-            self.t = 1.0
-            self.prev = new.copy()
-            self.restarts += 1
-        else:
-            self.t = self._tn
-            self.prev = self.theta
-        self.theta = new
-        self.last_cost = cost
-        self.info = {"step": self.eta, "backtracks": n_bt, "accepted": ok, "restart": bool(restart)}
-        self.eta *= self.grow
-        self._y = None
+    def init(self, theta):
+        return {"y": theta, "tx": self.tx.init(theta)}
 
-    def state(self):
-        return {"theta": self.theta, "prev": self.prev, "t": np.array(self.t), "eta": np.array(self.eta),
-                "last_cost": np.array(self.last_cost), "restarts": np.array(self.restarts)}
+    def point(self, state):
+        return state["y"]
 
-    def load(self, s):
-        self.theta, self.prev = s["theta"].astype(float), s["prev"].astype(float)
-        self.t, self.eta = float(s["t"]), float(s["eta"])
-        self.last_cost, self.restarts = float(s["last_cost"]), int(s["restarts"])
+    def params(self, state):
+        return state["tx"][1].theta
 
-    def scale_step(self, f):
-        self.eta *= f
-        self.prev = self.theta.copy()
-        self.t = 1.0
-        self.last_cost = np.inf
+    def _update_impl(self, state, g, cost, cost_err, data):
+        y = state["y"]
+        upd, tx = self.tx.update(g, state["tx"], y, value=cost, grad=g, noise=2 * cost_err,
+                                 value_fn=lambda th: self.objective.value(th, data))
+        bt, nest = tx
+        info = {"step": bt.step, "backtracks": bt.backtracks, "accepted": bt.accepted, "restart": nest.restart}
+        return {"y": y + upd, "tx": tx}, info
+
+    def update(self, state, g, cost, cost_err, data):
+        return self._update(state, g, cost, cost_err, data)
+
+    def rollback(self, state, good, factor=0.5):
+        import jax.numpy as jnp
+
+        bt, nest = state["tx"]
+        nest = nest._replace(theta=good, prev=good, t=jnp.ones_like(nest.t), last_cost=jnp.full_like(nest.last_cost, jnp.inf))
+        return {"y": good, "tx": (bt._replace(eta=bt.eta * factor), nest)}
 
 
+# --- Adam ------------------------------------------------------------------------------------------
+class Adam:
+    """optax Adam; the rate decays exponentially from lr to lr * final_factor over `horizon` updates."""
+
+    name = "adam"
+
+    def __init__(self, objective: Objective | None = None, lr=0.01, b1=0.9, b2=0.999, eps=1e-8, final_factor=1.0,
+                 horizon=1):
+        import jax
+        import optax
+
+        self.lr = lr
+        decay = final_factor ** (1.0 / max(1, horizon))
+        self.moments = optax.scale_by_adam(b1, b2, eps)
+        # the k-th update (k = 1, 2, ...) steps with lr * decay^k
+        self.schedule = optax.scale_by_schedule(optax.exponential_decay(-decay, 1, decay))
+        self._update = jax.jit(self._update_impl)
+
+    def init(self, theta):
+        import jax.numpy as jnp
+
+        return {"theta": theta, "adam": self.moments.init(theta), "schedule": self.schedule.init(theta),
+                "lr": jnp.asarray(self.lr, theta.dtype)}
+
+    def point(self, state):
+        return state["theta"]
+
+    params = point
+
+    def _update_impl(self, state, g, cost=None, cost_err=None, data=None):
+        u, adam = self.moments.update(g, state["adam"], state["theta"])
+        rate = -self.schedule.update(state["lr"], state["schedule"])[0]
+        u, sched = self.schedule.update(u, state["schedule"])
+        return ({"theta": state["theta"] + state["lr"] * u, "adam": adam, "schedule": sched, "lr": state["lr"]},
+                {"step": rate})
+
+    def update(self, state, g, cost=None, cost_err=None, data=None):
+        return self._update(state, g, cost, cost_err, data)
+
+    def rollback(self, state, good, factor=0.5):
+        return dict(state, theta=good, adam=self.moments.init(good), lr=state["lr"] * factor)
+
+
+# --- preconditioners -------------------------------------------------------------------------------
 class SR:
     """theta -= lr (S + diag_shift 1)^-1 grad C, S = Re Cov_w(O*, O), O = d log rho / d theta; the step's
     norm is capped at max_norm."""
 
-    def __init__(self, theta, lr=0.02, diag_shift=0.01, max_norm=1.0):
-        self.theta = np.array(theta, float)
-        self.lr, self.diag_shift, self.max_norm = lr, diag_shift, max_norm
-        self.info = {}
+    name = "sr"
 
-    def point(self):
-        return self.theta
+    def __init__(self, objective: Objective, lr=0.02, diag_shift=0.01, max_norm=1.0):
+        import jax
 
-    def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
-        O, w = jac()
-        O = np.asarray(O)
-        A, _, _ = tdvp.equation(O, np.zeros(O.shape[0], O.dtype), np.asarray(w, float), xp=np)  # S = A^T A
-        x, _ = linsolve.solve(np.asarray(g), A=A, method="shift", shift=self.diag_shift, report=False)
-        dx = self.lr * x
-        norm = float(np.linalg.norm(dx))
-        if norm > self.max_norm:  # trust region: a noisy S can ask for huge steps
-            dx *= self.max_norm / norm
-        self.theta = self.theta - dx
-        self.info = {"step": self.lr, "step_norm": min(norm, self.max_norm)}
+        self.objective, self.lr, self.diag_shift, self.max_norm = objective, lr, diag_shift, max_norm
+        self._update = jax.jit(self._update_impl)
 
-    def state(self):
-        return {"theta": self.theta, "lr": np.array(self.lr)}
+    def init(self, theta):
+        import jax.numpy as jnp
 
-    def load(self, s):
-        self.theta, self.lr = s["theta"].astype(float), float(s["lr"])
+        return {"theta": theta, "lr": jnp.asarray(self.lr, theta.dtype)}
 
-    def scale_step(self, f):
-        self.lr *= f
+    def point(self, state):
+        return state["theta"]
+
+    params = point
+
+    def _update_impl(self, state, g, cost, cost_err, data):
+        import jax.numpy as jnp
+
+        O, w = self.objective.log_derivatives(state["theta"], data)
+        A, _, _ = tdvp.equation(O, jnp.zeros(O.shape[0], O.dtype), w.astype(g.dtype), xp=jnp)  # S = A^T A
+        x, _ = linsolve.solve(g, A=A, method="shift", shift=self.diag_shift, report=False, xp=jnp)
+        dx = state["lr"] * x
+        norm = jnp.linalg.norm(dx)
+        dx = dx * jnp.minimum(1.0, self.max_norm / norm)  # trust region: a noisy S can ask for huge steps
+        return dict(state, theta=state["theta"] - dx), {"step": state["lr"], "step_norm": jnp.minimum(norm, self.max_norm)}
+
+    def update(self, state, g, cost, cost_err, data):
+        return self._update(state, g, cost, cost_err, data)
+
+    def rollback(self, state, good, factor=0.5):
+        return dict(state, theta=good, lr=state["lr"] * factor)
 
 
 class GaussNewton:
@@ -180,118 +264,158 @@ class GaussNewton:
     that of the residual L rho rather than of rho, so slow modes of the Liouvillian are not slow here.
     The damping lam adapts: a step whose trial cost on the same samples (importance-reweighted) falls is
     accepted and lam shrinks; otherwise lam grows and the step is retried (at most max_tries times).
-    Fitting the step on one half of the samples and accepting it on the other was tried and converged
-    worse (6-site TFI ring at g = 2: sx error 0.057 after 300 iterations vs 0.010 after 200).
-    jac() returns (e, K, w) from vmc.cost.make_residual_jacobian."""
+    Fitting the step on one half of the samples and accepting it on the other converged worse
+    (6-site TFI ring at g = 2: sx error 0.057 after 300 iterations vs 0.010 after 200)."""
 
-    def __init__(self, theta, lam=1e-2, grow=4.0, shrink=0.5, lam_min=1e-2, lam_max=1e4, max_tries=4,
-                 max_norm=1.0, min_ess=0.5):
-        self.theta = np.array(theta, float)
-        self.lam, self.grow, self.shrink, self.lam_min, self.lam_max = lam, grow, shrink, lam_min, lam_max
+    name = "gn"
+
+    def __init__(self, objective: Objective, lam=1e-2, grow=4.0, shrink=0.5, lam_min=1e-2, lam_max=1e4,
+                 max_tries=4, max_norm=1.0, min_ess=0.5):
+        import jax
+
+        self.objective = objective
+        self.lam0, self.grow, self.shrink, self.lam_min, self.lam_max = lam, grow, shrink, lam_min, lam_max
         self.max_tries, self.max_norm, self.min_ess = max_tries, max_norm, min_ess
-        self.info = {}
+        self._update = jax.jit(self._update_impl)
 
-    def point(self):
-        return self.theta
+    def init(self, theta):
+        import jax.numpy as jnp
 
-    def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
-        e, K, w = (np.asarray(a) for a in jac())
-        e = e.astype(complex)
-        K = K.astype(complex)
-        w = np.asarray(w, float)
-        sw = np.sqrt(w)[:, None]
-        A = np.concatenate([(sw * K).real, (sw * K).imag], axis=0)  # G = A^T A
-        r = np.concatenate([(sw[:, 0] * e).real, (sw[:, 0] * e).imag])
+        return {"theta": theta, "lam": jnp.asarray(self.lam0, theta.dtype)}
+
+    def point(self, state):
+        return state["theta"]
+
+    params = point
+
+    def _update_impl(self, state, g, cost, cost_err, data):
+        import jax
+        import jax.numpy as jnp
+
+        theta = state["theta"]
+        e, K, w = self.objective.residuals(theta, data)
+        sw = jnp.sqrt(w.astype(theta.dtype))[:, None]
+        A = jnp.concatenate([(sw * K).real, (sw * K).imag], axis=0)  # G = A^T A
+        r = jnp.concatenate([(sw[:, 0] * e).real, (sw[:, 0] * e).imag])
         G = A.T @ A
         b = A.T @ r
         # isotropic damping: a large lam tends to a plain gradient step, which always descends (Marquardt's
         # diag(G) scaling amplified flat directions with a finite gradient and froze runs)
-        scale = np.trace(G) / G.shape[0] + 1e-12
-        ok, tries = False, 0
-        delta = np.zeros_like(self.theta)
-        for tries in range(1, self.max_tries + 1):
-            delta, _ = linsolve.solve(-b, S=G, method="shift", shift=self.lam * scale, report=False)
-            norm = float(np.linalg.norm(delta))
-            if norm > self.max_norm:
-                delta *= self.max_norm / norm
-            c_new, ess = trial(self.theta + delta) if trial is not None else (cost - 1.0, 1.0)
-            if np.isfinite(c_new) and ess >= self.min_ess and c_new < cost:
-                ok = True
-                break
-            self.lam = min(self.lam * self.grow, self.lam_max)
-        if ok:
-            self.theta = self.theta + delta
-            self.lam = max(self.lam * self.shrink, self.lam_min)
-        self.info = {"step": self.lam, "accepted": ok, "backtracks": tries - 1,
-                     "step_norm": float(np.linalg.norm(delta)) if ok else 0.0}
+        scale = jnp.trace(G) / G.shape[0] + 1e-12
 
-    def state(self):
-        return {"theta": self.theta, "lam": np.array(self.lam)}
+        def attempt(lam):
+            delta, _ = linsolve.solve(-b, S=G, method="shift", shift=lam * scale, report=False, xp=jnp)
+            norm = jnp.linalg.norm(delta)
+            delta = delta * jnp.minimum(1.0, self.max_norm / norm)
+            c_new, ess = self.objective.value(theta + delta, data)
+            return delta, jnp.isfinite(c_new) & (ess >= self.min_ess) & (c_new < cost)
 
-    def load(self, s):
-        self.theta, self.lam = s["theta"].astype(float), float(s["lam"])
+        def cond(s):
+            _, _, tries, ok = s
+            return ~ok & (tries < self.max_tries)
 
-    def scale_step(self, f):
-        self.lam = min(self.lam / f, self.lam_max)
+        def body(s):
+            lam, _, tries, _ = s
+            lam = jnp.where(tries > 0, jnp.minimum(lam * self.grow, self.lam_max), lam)
+            delta, ok = attempt(lam)
+            return lam, delta, tries + 1, ok
+
+        init = (state["lam"], jnp.zeros_like(theta), jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+        lam, delta, tries, ok = jax.lax.while_loop(cond, body, init)
+        # a failed try grows lam once more, as after every rejected step
+        lam = jnp.where(ok, jnp.maximum(lam * self.shrink, self.lam_min), jnp.minimum(lam * self.grow, self.lam_max))
+        theta = jnp.where(ok, theta + delta, theta)
+        return ({"theta": theta, "lam": lam},
+                {"step": lam, "accepted": ok, "backtracks": tries - 1,
+                 "step_norm": jnp.where(ok, jnp.linalg.norm(delta), 0.0)})
+
+    def update(self, state, g, cost, cost_err, data):
+        return self._update(state, g, cost, cost_err, data)
+
+    def rollback(self, state, good, factor=0.5):
+        import jax.numpy as jnp
+
+        return {"theta": good, "lam": jnp.minimum(state["lam"] / factor, self.lam_max)}
 
 
 class Warmup:
     """`first` (Adam) for `n_first` updates, then `then` (Gauss-Newton) from where it got to (method key
     gn_warmup). Meant for systems where the Gauss-Newton step stalls far from the solution; on the 3x3
-    lattice (Jy = 1.0 and 1.8, 100 Adam + 50 GN iterations) it did not help, so nothing uses it yet."""
+    lattice (Jy = 1.0 and 1.8, 100 Adam + 50 GN iterations) it did not help, so no config uses it."""
+
+    name = "warmup"
 
     def __init__(self, first, then, n_first):
-        self.first, self.then, self.n_first, self.n = first, then, n_first, 0
+        self.first, self.then, self.n_first = first, then, n_first
 
-    @property
-    def active(self):
-        return self.first if self.n < self.n_first else self.then
+    def init(self, theta):
+        import jax.numpy as jnp
 
-    @property
-    def theta(self):
-        return self.active.theta
+        return {"n": jnp.zeros((), jnp.int32), "a": self.first.init(theta), "b": self.then.init(theta)}
 
-    @theta.setter
-    def theta(self, value):
-        self.active.theta = value
+    def _active(self, state):
+        return (self.first, "a") if int(state["n"]) < self.n_first else (self.then, "b")
 
-    @property
-    def info(self):
-        return self.active.info
+    def point(self, state):
+        opt, k = self._active(state)
+        return opt.point(state[k])
 
-    def point(self):
-        return self.active.point()
+    def params(self, state):
+        opt, k = self._active(state)
+        return opt.params(state[k])
 
-    def update(self, g, cost, trial=None, jac=None, cost_err=0.0):
-        self.active.update(g, cost, trial, jac, cost_err)
-        self.n += 1
-        if self.n == self.n_first:
-            self.then.theta = self.first.theta.copy()
+    def update(self, state, g, cost, cost_err, data):
+        opt, k = self._active(state)
+        sub, info = opt.update(state[k], g, cost, cost_err, data)
+        state = dict(state, **{k: sub}, n=state["n"] + 1)
+        if int(state["n"]) == self.n_first:
+            state["b"] = self.then.init(self.first.params(state["a"]))
+        return state, info
 
-    def state(self):
-        return {"n": np.array(self.n), **{f"a_{k}": v for k, v in self.first.state().items()},
-                **{f"b_{k}": v for k, v in self.then.state().items()}}
-
-    def load(self, s):
-        self.n = int(s["n"])
-        self.first.load({k[2:]: v for k, v in s.items() if k.startswith("a_")})
-        self.then.load({k[2:]: v for k, v in s.items() if k.startswith("b_")})
-
-    def scale_step(self, f):
-        self.active.scale_step(f)
+    def rollback(self, state, good, factor=0.5):
+        opt, k = self._active(state)
+        return dict(state, **{k: opt.rollback(state[k], good, factor)})
 
 
-def make_optimizer(name: str, theta, params: dict):
+# --- checkpoints -----------------------------------------------------------------------------------
+def _name(prefix, path) -> str:
+    return "/".join([prefix] + [str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path])
+
+
+def to_arrays(state, prefix: str = "opt") -> dict:
+    """The optimiser state as named host arrays (for a checkpoint)."""
+    import jax
+    import numpy as np
+
+    return {_name(prefix, p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(state)[0]}
+
+
+def from_arrays(template, arrays: dict, prefix: str = "opt"):
+    """The state `to_arrays` wrote, in the structure (and dtypes) of `template`, back on the device."""
+    import jax
+    import jax.numpy as jnp
+
+    leaves, tree = jax.tree_util.tree_flatten_with_path(template)
+    out = []
+    for p, v in leaves:
+        name = _name(prefix, p)
+        if name not in arrays:
+            raise KeyError(name)
+        out.append(jnp.asarray(arrays[name], dtype=jnp.asarray(v).dtype))
+    return jax.tree_util.tree_unflatten(tree, out)
+
+
+def make_optimizer(name: str, objective: Objective, params: dict):
     if name == "adam":
-        return Adam(theta, lr=params["lr"], final_factor=params["lr_final_factor"], horizon=params["iterations"])
+        return Adam(objective, lr=params["lr"], final_factor=params["lr_final_factor"], horizon=params["iterations"])
     if name == "nagd":
-        return NAGD(theta, lr=params["lr"], shrink=params["nagd_shrink"], grow=params["nagd_grow"],
+        return NAGD(objective, lr=params["lr"], shrink=params["nagd_shrink"], grow=params["nagd_grow"],
                     max_backtrack=params["nagd_max_backtrack"])
     if name == "sr":
-        return SR(theta, lr=params["lr"], diag_shift=params["diag_shift"])
+        return SR(objective, lr=params["lr"], diag_shift=params["diag_shift"])
     if name == "gn":
-        gn = GaussNewton(theta, lam=params["gn_damping"], lam_min=params["gn_damping_min"])
+        gn = GaussNewton(objective, lam=params["gn_damping"], lam_min=params["gn_damping_min"])
         if params["gn_warmup"] > 0:
-            return Warmup(Adam(theta, lr=params["lr"]), gn, params["gn_warmup"])
+            return Warmup(Adam(objective, lr=params["lr"]), gn, params["gn_warmup"])
         return gn
-    raise ValueError(name)
+    raise ValueError(f"unknown optimizer {name!r}")
