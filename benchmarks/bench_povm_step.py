@@ -4,7 +4,7 @@
 
 Prints two tables and writes them to benchmarks/out/bench_povm_step.csv (or --out):
 1. the connected-string gather (sum_b L_a^b over 1 + 15 n_bonds strings b per sample): the vectorised
-   keyed gather of POVMLindbladian.connected_flat against a per-sample Python loop (same output);
+   keyed gather of operators.torch_apply.TorchTable.connected_flat against a per-sample Python loop (same output);
 2. one Adam step of the L1 steady-state cost and one inner iteration of the trapezoid cost, with the
    number of distinct sampled strings a and distinct connected strings b the network evaluates.
 
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from lindblad_nqs.model import Jump, Lattice, SpinSystem
+from lindblad_nqs.operators.torch_apply import torch_table
 from lindblad_nqs.povm import POVMLindbladian, get_povm
 from lindblad_nqs.povm_solvers.costs import batch_log_prob, l1_cost, log_prob_chunked, prepare, trapezoid_cost
 from lindblad_nqs.povm_solvers.training import NetConfig, build_model, make_adam
@@ -96,7 +97,8 @@ def main():
         sysm = tfi(n)
         lind = POVMLindbladian(sysm, get_povm("pauli4"))
         a_rand = rng.integers(0, 4, size=(args.samples, n))
-        t_vec = timeit(lambda: lind.connected_flat(a_rand), args.repeat)
+        op, a_rand_t = torch_table(lind.table), torch.as_tensor(a_rand)
+        t_vec = timeit(lambda: op.connected_flat(a_rand_t), args.repeat)
         sub = a_rand[: max(1, min(args.samples // 10, 200))]
         t_naive = timeit(lambda: naive_gather(lind, sub), 1) * args.samples / len(sub)
         torch.manual_seed(0)

@@ -159,23 +159,6 @@ def test_unique_rows_of_keys_match_numpy(words):
     assert np.array_equal(u[inv], k)
 
 
-def test_connected_elements_of_torch_tensors_equal_the_numpy_ones():
-    """prepare() gathers the connected strings in torch (on the network's device); keys, connected
-    entries and first differences equal the NumPy path entry by entry (two key words at N = 40)."""
-    lind = POVMLindbladian(SpinSystem(Lattice((40,), True), (1.0, 0.5, 0.2), (0.3, 0.0, 0.1),
-                                      (Jump("sigma_minus", 1.0),)), "tetrahedral")
-    a = np.random.default_rng(4).integers(0, 4, size=(30, 40))
-    at = torch.as_tensor(a)
-    assert np.array_equal(lind.keys(at).numpy(), lind.keys(a))
-    assert np.array_equal(lind.decode(lind.keys(at)).numpy(), a)
-    for x, y in zip(lind.connected_flat(at), lind.connected_flat(a)):
-        assert np.array_equal(x.numpy(), y)
-    _, kb, _ = lind.connected_flat(a)
-    kr = lind.keys(a)[np.arange(len(kb)) % 30]
-    assert np.array_equal(lind.first_difference(torch.as_tensor(kb), torch.as_tensor(kr)).numpy(),
-                          lind.first_difference(kb, kr))
-
-
 def test_prepare_on_a_long_chain_matches_the_padded_gather():
     """N = 33 needs two key words; the deduplicated batch reproduces sum_b L_a^b p(b) of the padded form."""
     n = 33
@@ -197,10 +180,12 @@ def test_prepare_on_a_long_chain_matches_the_padded_gather():
 def test_keys_decode_into_a_torch_tensor():
     """prepare() decodes the distinct keys on a GPU into a torch tensor; the same code on CPU tensors
     gives back the strings that were encoded (two key words at N = 40)."""
-    lind = POVMLindbladian(chain(40), "tetrahedral")
+    from lindblad_nqs.operators.torch_apply import torch_table
+
+    op = torch_table(POVMLindbladian(chain(40), "tetrahedral").table)
     a = np.random.default_rng(3).integers(0, 4, size=(50, 40))
-    keys = torch.as_tensor(lind.keys(a))
-    out = lind.decode(keys, out=torch.empty((50, 40), dtype=torch.long))
+    keys = op.keys(torch.as_tensor(a))
+    out = op.decode(keys, out=torch.empty((50, 40), dtype=torch.long))
     assert isinstance(out, torch.Tensor) and torch.equal(out, torch.as_tensor(a))
 
 

@@ -120,48 +120,20 @@ def test_generator_preserves_normalisation_and_folding_is_exact(name):
     assert np.allclose(a, b, atol=1e-13)
 
 
-def test_connected_counts_and_flat_form():
+def test_connected_counts():
+    """sum_b L_a^b p(b) from the padded connected strings equals the dense generator; the padding is
+    at most 15 off-diagonal strings per bond (single-site terms folded into bonds)."""
     sysm = system((5,), True)
     Lp = POVMLindbladian(sysm, "tetrahedral")
     rng = np.random.default_rng(0)
     a = rng.integers(0, 4, size=(7, 5))
     b, mel = Lp.connected(a)
-    assert b.shape[1] == Lp.max_connections <= 1 + 16 * len(sysm.lattice.bonds)
+    assert b.shape[1] == Lp.max_connections <= 1 + 15 * len(sysm.lattice.bonds)
     assert np.all(b[:, 0] == a)
     p = rng.random(4**5)
     want = Lp.dense()[string_index(a)] @ p
     got = np.sum(mel * p[string_index(b.reshape(-1, 5))].reshape(mel.shape), axis=1)
     assert np.allclose(got, want)
-    rows, keys, m = Lp.connected_flat(a)
-    bb = Lp.decode(keys)
-    flat = np.bincount(rows, weights=m * p[string_index(bb)], minlength=len(a))
-    assert np.allclose(flat, want)
-    assert np.all(Lp.decode(Lp.keys(a)) == a)
-
-
-def test_keys_span_several_words():
-    """Chains longer than one key word (31 sites) keep distinct keys and decode back."""
-    sysm = system((40,), True, h=(0.0, 0.0, 1.0), jumps=(("sigma_minus", 1.0),))
-    Lp = POVMLindbladian(sysm, "tetrahedral")
-    rng = np.random.default_rng(2)
-    a = rng.integers(0, 4, size=(3, 40))
-    assert Lp.n_words == 2
-    assert np.all(Lp.decode(Lp.keys(a)) == a)
-    rows, keys, m = Lp.connected_flat(a)
-    b, mel = Lp.connected(a)
-    # the same multiset of (row, string, coefficient) up to summing the diagonal
-    for r in range(3):
-        got = {}
-        for key, v in zip(map(tuple, Lp.decode(keys[rows == r])), m[rows == r]):
-            got[key] = got.get(key, 0.0) + v
-        want = {}
-        for bs, v in zip(map(tuple, b[r].astype(np.int64)), mel[r]):
-            want[bs] = want.get(bs, 0.0) + v
-        # entries that cancel to rounding (2e-16, depending on the CPU's summation order) are zeros in both
-        want = {k: v for k, v in want.items() if abs(v) > 1e-12}
-        got = {k: v for k, v in got.items() if abs(v) > 1e-12}
-        assert got.keys() == want.keys()
-        assert np.allclose([got[k] for k in want], list(want.values()))
 
 
 @pytest.mark.parametrize("name", POVMS)
@@ -194,18 +166,3 @@ def test_observable_samples_are_unbiased():
         value, err = estimate(povm, obs, a)
         assert err > 0
         assert abs(value - evaluate(obs, expect)) < 5 * err, name_
-
-
-def test_first_difference_of_keys_matches_the_strings():
-    """The first differing site read off the packed keys (two words at N = 40) equals a direct comparison."""
-    sysm = system((40,), True, h=(0.0, 0.0, 1.0), jumps=(("sigma_minus", 1.0),))
-    Lp = POVMLindbladian(sysm, "tetrahedral")
-    rng = np.random.default_rng(5)
-    a = rng.integers(0, 4, size=(300, 40))
-    b = a.copy()
-    cut = rng.integers(0, 41, size=300)
-    for r, c in enumerate(cut):
-        if c < 40:
-            b[r, c] = (b[r, c] + rng.integers(1, 4)) % 4
-            b[r, c + 1:] = rng.integers(0, 4, size=39 - c)
-    assert np.array_equal(Lp.first_difference(Lp.keys(a), Lp.keys(b)), cut)

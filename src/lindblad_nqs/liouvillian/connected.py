@@ -1,7 +1,9 @@
 """Connected elements of the doubled-basis Liouvillian for configurations stored as bit integers.
 
 A spin configuration of N sites is an integer in [0, 2^N): site i is bit N-1-i (site 0 most
-significant, QuTiP's tensor order) and bit 0 means |up>. A doubled configuration is (ket, bra).
+significant, QuTiP's tensor order) and bit 0 means |up>. A doubled configuration is (ket, bra). The
+Liouvillian's table (`liouvillian_table`) holds the local superoperators on the 4-state digits
+2 * ket + bra of operators.table; every framework applies that one table.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..model import SpinSystem
+from ..operators.table import LocalTable, build_table
 from .local import LocalTerm, local_terms
+
+CHUNK = 16384  # configurations per block of connected_elements: bounds its temporaries
 
 
 @dataclass(frozen=True)
@@ -21,23 +26,22 @@ class BitConfigs:
     bra: np.ndarray
 
 
-def _site_bits(config: np.ndarray, sites, n: int) -> np.ndarray:
-    idx = np.zeros_like(config)
-    for s in sites:
-        idx = (idx << 1) | ((config >> (n - 1 - s)) & 1)
-    return idx
+def _digit_order(k: int) -> np.ndarray:
+    """perm[i] = the local index ket * 2^k + bra of liouvillian.local for the digit index i of k sites."""
+    d = (np.arange(4**k)[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4  # (4^k, k) digits
+    place = 2 ** np.arange(k - 1, -1, -1)
+    return ((d >> 1) @ place) * 2**k + (d & 1) @ place
 
 
-def _patterns(sites, n: int) -> tuple[int, np.ndarray]:
-    """The bit mask of `sites` and, for each local index, the bits it sets inside that mask."""
-    k = len(sites)
-    mask = sum(1 << (n - 1 - s) for s in sites)
-    pats = np.zeros(2**k, dtype=np.int64)
-    for loc in range(2**k):
-        for m, s in enumerate(sites):
-            if (loc >> (k - 1 - m)) & 1:
-                pats[loc] |= 1 << (n - 1 - s)
-    return mask, pats
+def liouvillian_table(system: SpinSystem, adjoint: bool = False, terms: list[LocalTerm] | None = None) -> LocalTable:
+    """The Liouvillian of `system` (its adjoint L^dag if `adjoint`) as a table on the digits 2 * ket + bra."""
+    terms = local_terms(system) if terms is None else terms
+    out = []
+    for t in terms:
+        p = _digit_order(len(t.sites))
+        K = t.K.conj().T if adjoint else t.K
+        out.append((t.sites, K[p][:, p]))
+    return build_table(system.n_sites, out)
 
 
 def connected_elements(system: SpinSystem, configs: BitConfigs, terms: list[LocalTerm] | None = None):
@@ -47,27 +51,20 @@ def connected_elements(system: SpinSystem, configs: BitConfigs, terms: list[Loca
     to the input configuration itself. Diagonal contributions of all terms are summed into column 0.
     """
     n = system.n_sites
-    terms = local_terms(system) if terms is None else terms
+    table = liouvillian_table(system, terms=terms)
     ket, bra = np.asarray(configs.ket, np.int64), np.asarray(configs.bra, np.int64)
-    B = ket.shape[0]
-    diag = np.zeros(B, complex)
-    kets, bras, mels = [ket[:, None]], [bra[:, None]], []
-    for term in terms:
-        k = len(term.sites)
-        mask, pats = _patterns(term.sites, n)
-        row = _site_bits(ket, term.sites, n) * 2**k + _site_bits(bra, term.sites, n)
-        cols = np.flatnonzero(np.any(term.K != 0, axis=0))
-        m = term.K[row[:, None], cols[None, :]]
-        new_ket = (ket[:, None] & ~mask) | pats[cols // 2**k][None, :]
-        new_bra = (bra[:, None] & ~mask) | pats[cols % 2**k][None, :]
-        same = (new_ket == ket[:, None]) & (new_bra == bra[:, None])
-        diag += np.sum(np.where(same, m, 0), axis=1)
-        m = np.where(same, 0, m)
-        kets.append(new_ket)
-        bras.append(new_bra)
-        mels.append(m)
-    mel = np.concatenate([diag[:, None]] + mels, axis=1)
-    return np.concatenate(kets, axis=1), np.concatenate(bras, axis=1), mel
+    shifts = n - 1 - np.arange(n)
+    B, C = ket.shape[0], table.n_connected
+    kets, bras = np.zeros((B, C), np.int64), np.zeros((B, C), np.int64)
+    mel = np.zeros((B, C), table.dtype)
+    for lo in range(0, B, CHUNK):
+        hi = min(B, lo + CHUNK)
+        digits = 2 * ((ket[lo:hi, None] >> shifts) & 1) + ((bra[lo:hi, None] >> shifts) & 1)
+        y, mel[lo:hi] = table.connected(digits)
+        for i in range(n):  # back to bit integers a site at a time: (b, C) temporaries only
+            kets[lo:hi] |= (y[:, :, i] >> 1).astype(np.int64) << shifts[i]
+            bras[lo:hi] |= (y[:, :, i] & 1).astype(np.int64) << shifts[i]
+    return kets, bras, mel
 
 
 def dense_liouvillian(system: SpinSystem) -> sp.csr_matrix:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..operators.torch_apply import torch_table
 from ..povm.lindbladian import POVMLindbladian
 
 
@@ -43,7 +44,7 @@ class ConnectedBatch:
     sampled: bool = True  # False: weights are exact probabilities of an enumeration
     parent: torch.Tensor | None = None  # (U_b,) a distinct a (index into a_index) connected to each b
     first: torch.Tensor | None = None  # (U_b,) first site where b differs from that a (N: b is that a)
-    keys: torch.Tensor | None = None  # (U_b, W) packed keys of `strings` (POVMLindbladian.keys)
+    keys: torch.Tensor | None = None  # (U_b, W) packed keys of `strings` (operators.torch_apply)
 
     @property
     def n_a(self) -> int:
@@ -77,16 +78,17 @@ def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.fl
     in torch on ``device``: on a GPU no string crosses the bus. ``parents=False`` skips what only the
     prefix evaluation of a plain Transformer reads (``ConnectedBatch.parent``, ``first``)."""
     a = torch.as_tensor(a, dtype=torch.long, device=device)
+    op = torch_table(lind.table, a.device)
     n_samples = a.shape[0]
-    keys_a = lind.keys(a)
+    keys_a = op.keys(a)
     if weights is None:
         ukeys, _, counts = _unique_rows(keys_a)
         w = counts.to(dtype) / n_samples
-        ua = lind.decode(ukeys)
+        ua = op.decode(ukeys)
     else:
         ua, ukeys = a, keys_a
         w = torch.as_tensor(weights, device=device).detach().to(dtype)
-    rows, keys_b, mel = lind.connected_flat(ua)
+    rows, keys_b, mel = op.connected_flat(ua)
     ub, inv, _ = _unique_rows(torch.cat([ukeys, keys_b]))
     n_a = len(ukeys)
     a_index, cols = inv[:n_a], inv[n_a:]
@@ -95,7 +97,7 @@ def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.fl
         # each b with the a it is connected to that shares the longest prefix with it (the lowest such
         # a on ties: deterministic), and the site where they part; the strings are then put in the order
         # of that site, so that a chunk of them falls into few groups of equal suffix length
-        score = lind.first_difference(keys_b, ukeys[rows]) * n_a + rows
+        score = op.first_difference(keys_b, ukeys[rows]) * n_a + rows
         best = torch.full((len(ub),), -1, dtype=torch.long, device=a.device)
         best.scatter_reduce_(0, cols, score, "amax")
         best[a_index] = lind.n * n_a + torch.arange(n_a, device=a.device)
@@ -104,7 +106,7 @@ def prepare(lind: POVMLindbladian, a, weights=None, device="cpu", dtype=torch.fl
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(len(order), device=a.device)
         ub, parent, first, a_index, cols = ub[order], parent[order], first[order], inverse[a_index], inverse[cols]
-    return ConnectedBatch(lind.decode(ub), a_index, w, rows, cols, mel.to(dtype), n_samples, weights is None,
+    return ConnectedBatch(op.decode(ub), a_index, w, rows, cols, mel.to(dtype), n_samples, weights is None,
                           parent, first, ub)
 
 
