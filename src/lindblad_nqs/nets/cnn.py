@@ -7,8 +7,13 @@ without bias, each followed by the leaky ReLU (alpha = 0.01), padding periodic (
 invariance, parameters independent of the lattice size) or no pooling (flatten); then a dense layer to
 two outputs F0, F1 that are the real and imaginary part of log rho(sigma, sigma').
 
-Optionally `hermitian`: log of (rho(s, s') + conj(rho(s', s))) / 2, which makes rho Hermitian at twice
-the cost; the default, as in the paper, imposes neither Hermiticity nor positivity.
+`hermitian`: log of (rho(s, s') + conj(rho(s', s))) / 2 with rho = exp(F0 + i F1), Hermitian by
+construction at twice the network evaluations (2.4-2.7x the time per iteration, measured on 6 spins). This is
+mellak2024's construction ("To represent a Hermitian density operator we start by parametrizing" rho from the
+network output A; the equation is lost from the text): the paper gives up positivity only ("give up the
+explicit restriction to positive semi-definite") and its Fig. 5 shows real positive and negative
+eigenvalues, so rho is Hermitian and indefinite. The configs set it for every paper network; `hermitian:
+false` (rho = exp A, neither Hermitian nor positive) is this project's option beside it.
 
 Initialisation as in the paper: kernels ~ N(0, 2 / v_n) with v_n the number of parameters of layer n
 (He-style), dense weights likewise, dense bias zero. The paper's chain network (features [6, 20],
