@@ -85,8 +85,9 @@ def _figure(args) -> int:
 
     from .figures import get_figure
     from .figures.data import FigureError, load_runs
-    from .figures.render import save
+    from .figures.render import lineage, save
 
+    started = time.time()
     try:
         fn = get_figure(args.paper, args.name)
         roles, options = json.loads(args.runs), json.loads(args.options)
@@ -96,7 +97,7 @@ def _figure(args) -> int:
         fig, table = fn(load_runs(roles), options)
     except FigureError as e:
         raise CliError(str(e)) from None
-    save(fig, table, Path(args.out))
+    save(fig, table, Path(args.out), lineage=lineage(roles, started))
     print(f"figure {args.paper}/{args.name} -> {args.out}")
     return 0
 
@@ -124,6 +125,21 @@ def _claims(args) -> int:
         raise CliError(str(e)) from None
     counts = table["reproduced"].value_counts()
     print(f"{len(table)} claims: {counts.get('yes', 0)} reproduced, {counts.get('no', 0)} not -> {out}")
+    return 0
+
+
+def _cross_method(args) -> int:
+    from .claims import ClaimsError
+    from .review import write_cross_method
+
+    out = Path(args.out)
+    if out.suffix != ".pdf":
+        raise CliError(f"--out must name a .pdf file (.png, .csv and .json are written beside it), got {out}")
+    try:
+        table = write_cross_method(args.references, [Path(p) for p in args.results], out)
+    except ClaimsError as e:
+        raise CliError(str(e)) from None
+    print(f"cross-method figure: {len(table)} run points -> {out}")
     return 0
 
 
@@ -173,6 +189,11 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="*", help="result.csv files of the config's runs (their .json is read)")
     p.add_argument("--out", required=True, help="CLAIMS.csv (CLAIMS.md is written beside it)")
     p.set_defaults(func=_claims)
+    p = sub.add_parser("cross-method", help="every method's error against exact vs its cost, one point per run")
+    p.add_argument("references", help="the reference points (config/cross_method.yaml)")
+    p.add_argument("results", nargs="*", help="result.csv files of the config's runs")
+    p.add_argument("--out", required=True, help="FIGURE.pdf (.png, .csv and the lineage .json beside it)")
+    p.set_defaults(func=_cross_method)
     p = sub.add_parser("methods", help="list the available methods, or one method's keys")
     p.add_argument("name", nargs="?", help="a method: list its keys, defaults, allowed values and meaning")
     p.set_defaults(func=_methods)

@@ -14,6 +14,7 @@ rule figure:
         ),
         png="results/figures/{paper}/{figure}.png",
         csv="results/figures/{paper}/{figure}.csv",
+        lineage="results/figures/{paper}/{figure}.json",
     log:
         "logs/figures/{paper}/{figure}.log",
     params:

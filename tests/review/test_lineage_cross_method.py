@@ -1,0 +1,89 @@
+"""A figure's JSON lineage, and the cross-method figure on real result files."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from lindblad_nqs.cli import main
+
+TFI = {"system": {"lattice": {"shape": [4], "boundary": "periodic"}, "preset": {"name": "tfi", "V": 2.0, "g": 2.0}},
+       "task": {"kind": "steady"}, "observables": ["sx", "sy", "sz"], "seed": 0}
+
+
+def solve(root: Path, run: str, point: str, spec: dict) -> Path:
+    spec = dict(spec, notes={"run": run, "point": point})
+    d = root / "results" / "runs" / run / point
+    d.mkdir(parents=True)
+    (d / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["solve", str(d / "spec.yaml"), "--out", str(d / "result.csv")]) == 0
+    return d / "result.csv"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("review")
+    exact = solve(root, "tfi_exact", "g=2.0", dict(TFI, method={"name": "exact"}))
+    # an independent solver of the same system (QuTiP's steady state): a second method, error ~ 1e-10
+    qutip = solve(root, "tfi_qutip", "g=2.0", dict(TFI, method={"name": "exact", "solver": "qutip"}))
+    # the same model on 5 sites: another system, never compared with the 4-site reference
+    other = solve(root, "tfi5", "g=2.0", dict(TFI, method={"name": "exact", "solver": "qutip"},
+                                                system={**TFI["system"], "lattice": {"shape": [5]}}))
+    return root, [exact, qutip, other]
+
+
+def test_every_figure_writes_its_lineage_beside_the_csv(results, tmp_path):
+    root, files = results
+    roles = {"ref": str(files[0].parent.parent)}
+    out = tmp_path / "fig" / "exact.pdf"
+    assert main(["figure", "luo2022", "exact", "--runs", json.dumps(roles), "--out", str(out)]) == 0
+    lin = json.loads(out.with_suffix(".json").read_text())
+    prov = json.loads(files[0].with_suffix(".json").read_text())
+    point = lin["runs"]["ref"]["points"]["g=2.0"]
+    assert lin["runs"]["ref"]["run"] == "tfi_exact"
+    assert point["spec_hash"] == prov["spec_hash"] and point["wall_time_s"] == prov["wall_time_s"]
+    assert point["versions"] == prov["versions"] and point["method"] == "exact"
+    assert set(lin) >= {"git_commit", "git_dirty", "versions", "device", "runs_wall_time_s", "figure_wall_time_s"}
+    assert lin["versions"]["numpy"] and lin["figure_wall_time_s"] > 0
+    assert out.with_suffix(".csv").exists() and out.with_suffix(".png").exists()
+
+
+def test_cross_method_compares_only_runs_of_the_same_system(results, tmp_path):
+    root, files = results
+    refs = tmp_path / "refs.yaml"
+    refs.write_text(yaml.safe_dump({"references": [
+        {"label": "TFI g = 2", "run": "tfi_exact", "point": "g=2.0", "observables": ["sx", "sy", "sz"]}]}))
+    out = tmp_path / "review" / "cross_method.pdf"
+    assert main(["cross-method", str(refs), *map(str, files), "--out", str(out)]) == 0
+    table = pd.read_csv(out.with_suffix(".csv"))
+    # the other exact run is a reference method (left out); the qutip one is method `exact` too
+    assert table.empty
+    # rewrite the QuTiP run's provenance as another method's: it becomes one point, error ~ 0
+    prov_path = files[1].with_suffix(".json")
+    prov = json.loads(prov_path.read_text())
+    prov_path.write_text(json.dumps(dict(prov, method="transformer", n_params=123)))
+    try:
+        assert main(["cross-method", str(refs), *map(str, files), "--out", str(out)]) == 0
+    finally:
+        prov_path.write_text(json.dumps(prov))
+    table = pd.read_csv(out.with_suffix(".csv"))
+    assert table["run"].tolist() == ["tfi_qutip"]  # tfi5 (5 sites) is not compared with 4
+    row = table.iloc[0]
+    assert row["reference"] == "TFI g = 2 (4)" and row["n_params"] == 123
+    assert row["max_abs_error"] < 1e-8 and row["observables"] == "sx sy sz"
+    lin = json.loads(out.with_suffix(".json").read_text())
+    assert set(lin["runs"]) == {"tfi_exact", "tfi_qutip"}
+    assert out.with_suffix(".png").exists()
+
+
+def test_cross_method_refuses_a_bad_reference_file(results, tmp_path, capsys):
+    root, files = results
+    refs = tmp_path / "refs.yaml"
+    refs.write_text(yaml.safe_dump({"references": [{"label": "x", "run": "tfi_exact"}]}))
+    out = tmp_path / "bad" / "cross_method.pdf"
+    assert main(["cross-method", str(refs), *map(str, files), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "references[0]: needs label, run, observables" in err[0]
+    assert not out.parent.exists() or not any(out.parent.iterdir())
