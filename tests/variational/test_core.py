@@ -127,21 +127,31 @@ def test_tdvp_full_rank_reproduces_exact_dynamics():
         assert np.abs(rho - exact).max() < 1e-6
 
 
-def test_checkpointer_policy(tmp_path):
+@pytest.mark.parametrize("suffix", [".npz", ".pt"])
+def test_checkpointer_policy(tmp_path, suffix):
+    if suffix == ".pt":
+        pytest.importorskip("torch")
     spec = {"system": {"a": 1}, "task": {"t_final": 1.0}, "method": {"name": "m", "obs_samples": 10}, "seed": 0}
     fp = fingerprint(spec, ("obs_samples",), ("t_final",))
     longer = dict(spec, task={"t_final": 2.0}, method={"name": "m", "obs_samples": 99})
     assert fingerprint(longer, ("obs_samples",), ("t_final",)) == fp
     assert fingerprint(dict(spec, seed=1), ("obs_samples",), ("t_final",)) != fp
-    ck = Checkpointer(tmp_path / "c.npz", fp)
+    path = tmp_path / f"c{suffix}"
+    ck = Checkpointer(path, fp)
     assert ck.load() is None
-    ck.save({"theta": np.arange(3.0)}, {"t": 0.5})
+    ck.save({"theta": np.arange(3.0) if suffix == ".npz" else __import__("torch").arange(3.0)}, {"t": 0.5})
     arrays, meta = ck.load()
-    assert meta["t"] == 0.5 and arrays["theta"].tolist() == [0, 1, 2]
-    assert Checkpointer(tmp_path / "c.npz", "other").load() is None
-    (tmp_path / "c.npz").write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="c.npz"):
+    assert meta["t"] == 0.5 and np.asarray(arrays["theta"]).tolist() == [0, 1, 2]
+    assert Checkpointer(path, "other").load() is None
+    path.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=f"c{suffix}"):
         ck.load()
+
+
+def test_an_archive_without_a_fingerprint_is_another_runs(tmp_path):
+    """A checkpoint.npz of the driver's earlier format (no __fingerprint__) is ignored, not refused."""
+    np.savez(tmp_path / "checkpoint.npz", iteration=3, fingerprint=np.array("{}"))
+    assert Checkpointer(tmp_path / "checkpoint.npz", "{}").load() is None
 
 
 def test_streamed_tdvp_equals_the_direct_solve():

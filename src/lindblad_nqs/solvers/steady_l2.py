@@ -116,12 +116,17 @@ VOLATILE = ("iterations", "checkpoint_every", "obs_samples", "obs_chains", "trac
 
 def checkpoint_fingerprint(spec: RunSpec, p: dict, init_state) -> str:
     """The checkpoint policy of cnn and rbm_ndo: the same system, network, sampling and optimisation
-    setup, seed and --init-state; the iteration budget may differ unless Adam's decay depends on it."""
-    from ..checkpoint import fingerprint
+    setup, seed and --init-state parameters (their content); the iteration budget may differ unless
+    Adam's decay depends on it."""
+    from ..checkpoint import file_digest, fingerprint
 
     volatile = [k for k in VOLATILE if not (k == "iterations" and p["optimizer"] == "adam"
                                             and p["lr_final_factor"] != 1.0)]
-    return fingerprint(dict(spec.raw, init_state=None if init_state is None else str(init_state)), volatile)
+    init = None
+    if init_state is not None:
+        f = Path(init_state) / "params.npz"
+        init = file_digest(f) if f.is_file() else str(init_state)
+    return fingerprint(dict(spec.raw, init_state=init), volatile)
 
 
 def _run(spec: RunSpec, ctx: RunContext, module, p: dict, extra_info: dict) -> Result:

@@ -4,15 +4,16 @@ steady   : minimise the L1 norm of dp/dt (Eq. 5) with Adam, the sampling weight 
            with dyn_time > 0 the variational result is then evolved by the trapezoid dynamics for
            dyn_time (iterations: 0 gives the pure "dyn" steady state from the `init` product state).
 dynamics : forward-backward trapezoid steps of task.dt (the paper's tau is task.dt / 2), each
-           minimising Eq. 4 with a fresh Adam, warm-started, until cost / (2 tau) < inner_tol or
-           inner_max iterations; from task.initial, or from the final model of the run in
-           --init-state (var+dyn).
+           minimising Eq. 4 with a fresh Adam, warm-started, until cost / (2 tau) < inner_tol, the
+           cost stops falling beyond its Monte Carlo standard error (inner_window > 0), or inner_max
+           iterations; from task.initial, or from the final model of the run in --init-state (var+dyn).
 
 `lindblad-nqs methods transformer` lists every key with its doc.
 
 History (result.history.csv): one row per Adam iteration of the variational stage (stage var) and per
-trapezoid step (stage dyn, with its inner iterations and convergence); time_s is the row's wall time
-(the iteration, or the whole step with all its inner iterations; observables at save points excluded).
+trapezoid step (stage dyn, with its inner_iterations and stop_reason: tol, noise_floor or max_iter);
+time_s is the row's wall time (the iteration, or the whole step with all its inner iterations;
+observables at save points excluded).
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ DEFAULTS = {
                      "falls below this (an L1 residual of dp/dt)", positive=True),
     "inner_max": Key(50, int, "most inner iterations per trapezoid step", minimum=1),
     "inner_min": Key(3, int, "fewest inner iterations per trapezoid step", minimum=0),
+    "inner_window": Key(0, int, "> 0: the inner loop also stops at the cost's noise floor, when the mean cost of its "
+                        "last inner_window iterations is less than inner_noise standard errors (from the Monte "
+                        "Carlo stderr of each cost) below the mean of the inner_window before; 0: off", minimum=0),
+    "inner_noise": Key(1.0, float, "standard errors of the noise-floor rule (inner_window)", minimum=0),
     "warm_start": Key("previous", str, "previous (the paper: start each step from the last parameters) or "
                       "extrapolate (their linear extrapolation over the last step)",
                       choices=("previous", "extrapolate")),
@@ -88,6 +93,9 @@ def _check_params(spec: RunSpec) -> dict:
         raise SpecError(f"method.strings: {e}") from None
     if strings != (0,) and spec.system.lattice.dim != 2:
         raise SpecError(f"method.strings {p['strings']!r} needs a 2D lattice; a chain takes strings: 0s")
+    if p["inner_window"] and 2 * p["inner_window"] > p["inner_max"]:
+        raise SpecError(f"method.inner_window ({p['inner_window']}) compares two windows of iterations: it needs "
+                        f"2 inner_window <= inner_max ({p['inner_max']})")
     if spec.task.kind == "steady":
         if p["dyn_time"] > 0 and not p["tau"] > 0:
             raise SpecError("method.tau must be positive when method.dyn_time > 0")
@@ -159,28 +167,35 @@ def _net_config(p: dict):
 
 
 def load_tensors(path: Path, device: str, required: tuple[str, ...] = ()) -> dict:
-    """A checkpoint or model file, read as tensors and plain containers only (torch's weights_only
-    unpickler: a crafted file cannot run code); a file that does not read so is refused by name."""
-    import pickle
-    import zipfile
-
-    import torch
-
+    """A model file read as tensors and plain containers only (checkpoint.read_torch), with the keys
+    `required`; a file that does not read so is refused by name."""
+    from ..checkpoint import read_torch
     from ..checks import RunError
 
-    try:
-        data = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError,
-            AttributeError, TypeError, KeyError) as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise RunError(f"{path} is corrupt or not a checkpoint of this program ({type(e).__name__}: "
-                       f"{reason[:200]}); delete it to start afresh") from None
-    if not isinstance(data, dict):
-        raise RunError(f"{path} is not a checkpoint of this program (it holds a {type(data).__name__}); delete it")
+    data = read_torch(path, device)
     missing = [k for k in required if k not in data]
     if missing:
         raise RunError(f"{path} is not a checkpoint of this program (no {missing[0]!r}); delete it")
     return data
+
+
+# keys that cannot change a trained model: an interrupted or finished training is reused across them.
+# eval_samples only in steady tasks: a dynamics run measures at its save times with the generator its
+# training draws from, so there the number of observation samples shapes the rest of the run.
+VOLATILE = ("checkpoint_every", "seeds")
+
+
+def checkpoint_fingerprint(spec: RunSpec, p: dict, init_state, k: int) -> str:
+    """The checkpoint policy (checkpoint.fingerprint) of run k: the resolved spec without the volatile
+    keys, with the content of the --init-state model it starts from."""
+    from ..checkpoint import file_digest, fingerprint
+
+    volatile = VOLATILE + (("eval_samples",) if spec.task.kind == "steady" else ())
+    init = None
+    if init_state is not None:
+        f = Path(init_state) / f"model_run{k}.pt"
+        init = file_digest(f) if f.is_file() else str(init_state)
+    return fingerprint(dict(spec.raw, init_state=init), volatile)
 
 
 def _load_init(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str):
@@ -229,31 +244,36 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         start_label = label
     trainer = POVMTrainer(spec.system, p["povm"], model, seed, device, p["chunk"], prefix=p["prefix"])
     opt = make_adam(model, p["lr"])
+    from ..checkpoint import Checkpointer
+
     state = ctx.state_dir
-    ckpt = state / f"run{k}.ckpt.pt"
+    fp = checkpoint_fingerprint(spec, p, ctx.init_state, k)
+    ckpt = Checkpointer(state / f"run{k}.ckpt.pt", fp, device)  # mid-run
+    done = Checkpointer(state / f"model_run{k}.pt", fp, device)  # the finished training (and --init-state of others)
     hist: list[dict] = []
     rows: list[tuple] = []
     it0 = step0 = 0
     prev = None  # the parameters one step back, which warm_start extrapolate needs to resume faithfully
     resumed_from = None
-    if ckpt.exists():  # resume
-        ck = load_tensors(ckpt, device)
-        if ck.get("spec_hash") == spec.hash:
-            model.load_state_dict(ck["model"])
-            if ck.get("opt") is not None:
-                opt.load_state_dict(ck["opt"])
-            trainer.gen.set_state(ck["gen"].to(trainer.gen.get_state().device) if hasattr(ck["gen"], "to") else ck["gen"])
-            hist, rows, it0, step0 = ck["history"], ck["rows"], ck["iteration"], ck["step"]
-            prev = ck.get("prev")
-            resumed_from = {"iteration": it0, "step": step0, "file": str(ckpt)}
+    n_it, n_steps = (0 if dyn else p["iterations"]), _n_steps(spec, p)
+    for source in (done, ckpt):
+        got = source.load()
+        if got is None:
+            continue
+        ck, meta = got
+        model.load_state_dict(ck["model"])
+        if ck.get("opt") is not None:
+            opt.load_state_dict(ck["opt"])
+        trainer.gen.set_state(ck["gen"].to(trainer.gen.get_state().device) if hasattr(ck["gen"], "to") else ck["gen"])
+        hist, rows, it0, step0 = meta["history"], meta["rows"], meta["iteration"], meta["step"]
+        prev = ck.get("prev")
+        resumed_from = {"iteration": it0, "step": step0, "file": str(source.path)}
+        break
 
     def save_ckpt(iteration, step, with_opt=True):
-        state.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"spec_hash": spec.hash, "model": model.state_dict(), "opt": opt.state_dict() if with_opt else None,
-                    "gen": trainer.gen.get_state(), "history": hist, "rows": rows, "iteration": iteration,
-                    "step": step, "prev": prev}, tmp)
-        tmp.replace(ckpt)
+        ckpt.save({"model": model.state_dict(), "opt": opt.state_dict() if with_opt else None,
+                   "gen": trainer.gen.get_state(), "prev": prev},
+                  {"history": hist, "rows": rows, "iteration": iteration, "step": step})
 
     def observe():
         if p["exact_sum"]:
@@ -265,7 +285,6 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
     t_start = time.perf_counter()
     # --- variational stage (steady task) ----------------------------------------------------------
     if not dyn:
-        n_it = p["iterations"]
         for it in range(it0, n_it):
             for g in opt.param_groups:
                 g["lr"] = lr_at(it, n_it, p["lr"], p["lr_final"])
@@ -279,7 +298,6 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         it0 = n_it
     # --- trapezoid dynamics -------------------------------------------------------------------------
     tau = spec.task.dt / 2 if dyn else p["tau"]
-    n_steps = _n_steps(spec, p)
     save_stride = int(round(spec.task.save_every / (2 * tau))) if dyn else None
     if dyn and step0 == 0 and not rows:
         rows += [(0.0, *r) for r in observe()]
@@ -288,7 +306,7 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         now = [q.detach().clone() for q in model.parameters()]
         rec = trainer.trapezoid_step(tau, p["samples"], p["dyn_lr"], p["inner_tol"], p["inner_max"], p["inner_min"],
                                      extrapolate_from=prev, lr_final=p["dyn_lr_final"] or None,
-                                     exact_sum=p["exact_sum"])
+                                     exact_sum=p["exact_sum"], window=p["inner_window"], noise=p["inner_noise"])
         if p["warm_start"] == "extrapolate":
             prev = now
         t = (step + 1) * 2 * tau
@@ -301,13 +319,14 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         if (saved or (step + 1) % p["checkpoint_every"] == 0) and step + 1 < n_steps:
             save_ckpt(it0, step + 1, with_opt=False)
     progress.close()
+    # the finished training, before the steady observables: a rerun that changes only volatile keys
+    # (eval_samples) measures it afresh from the same generator state, as a fresh run would
+    done.save({"model": model.state_dict(), "net": cfg.to_dict(), "povm": p["povm"], "n_sites": spec.system.n_sites,
+               "seed": seed, "gen": trainer.gen.get_state(), "prev": prev},
+              {"history": hist, "rows": rows, "iteration": it0, "step": n_steps})
     if not dyn:
         rows = [(None, *r) for r in observe()]
-    state.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.state_dict(), "net": cfg.to_dict(), "povm": p["povm"], "n_sites": spec.system.n_sites,
-                "seed": seed, "spec_hash": spec.hash}, state / f"model_run{k}.pt")
-    if ckpt.exists():
-        ckpt.unlink()
+    ckpt.path.unlink(missing_ok=True)
     history = pd.DataFrame(hist)
     info = {"seed": seed, "start": start_label, "tau": tau if n_steps else None, "n_steps": n_steps,
             "wall_time_s": time.perf_counter() - t_start, "n_params": sum(q.numel() for q in model.parameters()),
@@ -318,7 +337,10 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
     if n_steps:
         d = history[history.stage == "dyn"]
         info |= {"inner_iterations_mean": float(d.inner_iterations.mean()),
-                 "inner_converged_fraction": float(d.converged.mean())}
+                 "inner_iterations_total": int(d.inner_iterations.sum()),
+                 "inner_converged_fraction": float(d.converged.mean()),
+                 "inner_stop_reasons": ({r: int(n) for r, n in d.stop_reason.value_counts().items()}
+                                        if "stop_reason" in d else None)}
     (state / f"run{k}.json").write_text(json.dumps(info, indent=1, default=str))
     return {"rows": rows, "history": history, "info": info}
 
