@@ -71,10 +71,15 @@ def _warned(run, point: str) -> list[str]:
     return run_warnings(run.provenance(point), run.history(point))
 
 
-def _vs_sweep(run, observable: str) -> pd.DataFrame:
+def _vs_sweep(run, observable: str, preset_key: str | None = None) -> pd.DataFrame:
+    """A run's values of one observable against its sweep value; a run without a sweep sits at its preset's
+    `preset_key` (e.g. the 30-spin point at g = 2 beside a g sweep)."""
     t = run.table
     t = t[t["observable"] == observable].copy()
     t["x"] = pd.to_numeric(t["sweep_value"], errors="coerce")
+    if preset_key and t["x"].isna().any():
+        t["x"] = [x if np.isfinite(x) else run.spec(p)["system"].get("preset", {}).get(preset_key, np.nan)
+                  for x, p in zip(t["x"], t["point"])]
     t["warning"] = ["; ".join(_warned(run, p)) for p in t["point"]] if "exact" not in run.dir.name else ""
     return t.sort_values("x")
 
@@ -110,7 +115,7 @@ def tfi_observables(runs, options):
             ax.plot(e["x"], e["value"], "k-", lw=1, label=f"exact, N={runs['exact'].shape_label(e['point'].iloc[0])}")
             rows.append(e.assign(source="exact")[["source", "x", "observable", "value", "stderr", "warning"]])
         for k, role in enumerate(roles):
-            d = _vs_sweep(runs[role], o)
+            d = _vs_sweep(runs[role], o, preset_key="g")
             d["x"] = d["x"] + offsets[role]
             ax.errorbar(d["x"], d["value"], d["stderr"], ls="none", capsize=2,
                         label=run_label(runs[role], size=True), **STYLES[k % len(STYLES)])
@@ -122,7 +127,7 @@ def tfi_observables(runs, options):
                 ax.plot([pub["g"]], [pub["value"]], "*", ms=11, color="C3", label=pub.get("label", "paper"))
                 rows.append(pd.DataFrame({"source": ["published"], "x": [pub["g"]], "observable": [o],
                                           "value": [pub["value"]], "stderr": [np.nan], "warning": [""]}))
-        ax.set_xlabel(sweep_axis_label(runs[roles[0]].table["sweep_key"].iloc[0]) or "g")
+        ax.set_xlabel(sweep_axis_label(runs["exact" if "exact" in runs else roles[0]].table["sweep_key"].iloc[0]) or "g")
         ax.set_ylabel(obs_label(o))
     axes[0][0].legend(fontsize=7)
     fig.suptitle(options.get("title", "mellak2024 Fig. 2: dissipative TFI ring, V = 2"), fontsize=10)
@@ -334,7 +339,9 @@ def correlations_vs_distance(runs, options):
 
 @figure("mellak2024", "fig7")
 def pretraining_convergence(runs, options):
-    obs = options.get("observable", "sxsx:1")
+    # one observable name, or one per role (the middle site moves with N); exact_observable for the reference
+    obs_opt = options.get("observable", "sxsx:1")
+    obs_of = (lambda role: obs_opt.get(role)) if isinstance(obs_opt, dict) else (lambda role: obs_opt)
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(12, 3.6))
     rows = []
     points = options.get("points", {})
@@ -354,13 +361,14 @@ def pretraining_convergence(runs, options):
             a2.semilogy(h["iteration"], var, color=f"C{k}", lw=0.8, label=lab)
             rows.append(pd.DataFrame({"source": role, "iteration": h["iteration"], "quantity": "cost_variance",
                                       "value": var}))
+        obs = obs_of(role)
         if obs in h:
             hh = h.dropna(subset=[obs])
             a3.plot(hh["iteration"], hh[obs], "o-", ms=2.5, lw=0.8, color=f"C{k}", label=lab)
             rows.append(pd.DataFrame({"source": role, "iteration": hh["iteration"], "quantity": obs, "value": hh[obs]}))
     if "exact" in runs:
         ex = runs["exact"].table
-        sel = ex[ex["observable"] == obs]
+        sel = ex[ex["observable"] == options.get("exact_observable", obs_of("exact") or obs_of("scratch"))]
         point = options.get("exact_point")
         if point:
             sel = sel[sel["point"] == point]
@@ -371,7 +379,9 @@ def pretraining_convergence(runs, options):
         a.set_xlabel("iteration")
     a1.set_ylabel(r"cost $\langle|L_{loc}|^2\rangle$")
     a2.set_ylabel(r"variance of $|L_{loc}|^2$ over the samples")
-    a3.set_ylabel(obs_label(obs) + " (tracked)")
+    names = {obs_of(r) for r in ("scratch", "pretrained", "large") if r in runs}
+    a3.set_ylabel((obs_label(names.pop()) if len(names) == 1 else r"$\langle\sigma^x_j\sigma^x_{j+1}\rangle$, $j=N/2$")
+                  + " (tracked)")
     a1.legend(fontsize=6.5)
     a3.legend(fontsize=6.5)
     fig.suptitle(options.get("title", "mellak2024 Fig. 7: convergence with and without pre-training"), fontsize=10)
