@@ -364,19 +364,27 @@ def loss_curves(runs, options):
     return fig, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
-@figure("luo2022", "s4")
 @figure("luo2022", "s3")
-def sizes_dynamics(runs, options):
+def short_time_sizes(runs, options):
+    return sizes_dynamics(runs, options, "luo2022 S3: short times")
+
+
+@figure("luo2022", "s4")
+def long_time_sizes(runs, options):
+    return sizes_dynamics(runs, options, "luo2022 S4: long times")
+
+
+def sizes_dynamics(runs, options, name):
     obs = options.get("observable", "sz")
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
     rows: list[pd.DataFrame] = []
     _dyn_panel(ax, runs, "transformer", "exact", obs, rows, lambda r, p: f"N={r.n_sites(p)}", "trapezoid")
     run = runs["transformer"]
     taus = sorted({run.spec(p)["task"]["dt"] / 2 for p in run.points})
     ax.set_xlabel(r"$\gamma t$")
     ax.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
-    ax.legend(fontsize=6)
-    ax.set_title(options.get("title", "luo2022 S3/S4: chain B=10, Jx=20, Jz=10 from y-, tau = "
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, hiding none
+    ax.set_title(options.get("title", f"{name}, chain B=10, Jx=20, Jz=10 from y-, tau = "
                              + ", ".join(f"{t:g}" for t in taus)), fontsize=10)
     fig.tight_layout()
     return fig, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
@@ -417,6 +425,7 @@ def averaged_runs(runs, options):
                            label=f"exact N={ex.n_sites(e['point'].iloc[0])}")
                 rows.append({"source": "exact", "observable": o, "value": float(e["value"].iloc[0]), "stderr": 0.0})
         ax.set_xlabel("run")
+        ax.set_xticks(np.arange(len(vals)))
         ax.set_ylabel(rf"$\langle\sigma^{o[1]}\rangle$")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(options.get("title", f"luo2022 S5: averaging independent runs (N={avg.n_sites(ap)})"), fontsize=10)
