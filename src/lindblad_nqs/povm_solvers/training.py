@@ -134,18 +134,18 @@ class POVMTrainer:
 
     def trapezoid_step(self, tau: float, n_samples: int, lr: float, tol: float, max_iter: int,
                        min_iter: int = 1, extrapolate_from=None, lr_final: float | None = None,
-                       exact_sum: bool = False) -> dict:
+                       exact_sum: bool = False, window: int = 0, noise: float = 1.0) -> dict:
         """One time step 2 tau: minimise Eq. 4 over the model, compared with the current distribution,
-        until the mean cost of the last three iterations, divided by 2 tau, is below `tol` (an L1
-        residual per unit time), or max_iter Adam iterations (a fresh Adam each step).
+        with a fresh Adam each step, until `inner_stop_reason` says stop (tol met, the cost at its Monte
+        Carlo noise floor when window > 0, or max_iter iterations).
 
         The model starts from the current parameters (warm start), or, with `extrapolate_from` (the
         parameters one step earlier), from their linear extrapolation. With `lr_final` the learning
         rate decays exponentially from lr (first iteration) to lr_final (iteration max_iter).
         With `exact_sum` the cost is the exact sum over all 4^N strings (weights p(a)) instead of a
         Monte Carlo estimate (tiny systems: diagnostics and tests).
-        Returns the step record: iterations used, the cost of the first iteration (about
-        2 tau ||L p||_1 without extrapolation) and the mean of the last three, and whether `tol` was met."""
+        Returns the step record: iterations used, why the loop stopped, the cost of the first iteration
+        (about 2 tau ||L p||_1 without extrapolation) and the mean of the last three, and whether `tol` was met."""
         old = copy.deepcopy(self.model).eval()
         for p in old.parameters():
             p.requires_grad_(False)
@@ -156,7 +156,8 @@ class POVMTrainer:
         cache = _LogProbCache(old, self.chunk)
         opt = torch.optim.Adam(self.model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
         costs: list[float] = []
-        converged = False
+        stderrs: list[float] = []
+        reason = "max_iter"
         it = 0
         a = res = None
         for it in range(1, max_iter + 1):
@@ -174,14 +175,46 @@ class POVMTrainer:
             opt.zero_grad(set_to_none=True)
             res = trapezoid_cost(self.model, old_lp, batch, tau, backward=True, chunk=self.chunk)
             costs.append(res.value)
-            if it >= max(min_iter, 1) and np.mean(costs[-3:]) < tol * 2 * tau:
-                converged = True
-                break
+            stderrs.append(res.stderr)
+            stop = inner_stop_reason(costs, stderrs, 2 * tau, tol, max_iter, min_iter, window, noise)
+            if stop is not None:
+                reason = stop
+                if stop != "max_iter":
+                    break  # the cost is measured at the parameters before this iteration's update
             opt.step()
         mags = self.exact_magnetisations() if exact_sum else self.magnetisations(a)
-        return {"inner_iterations": it, "cost_start": costs[0], "cost": float(np.mean(costs[-3:])),
-                "cost_stderr": res.stderr, "converged": converged,
+        return {"inner_iterations": it, "stop_reason": reason, "cost_start": costs[0],
+                "cost": float(np.mean(costs[-3:])), "cost_stderr": res.stderr, "converged": reason == "tol",
                 **mags}
+
+
+STOP_REASONS = ("tol", "noise_floor", "max_iter")
+
+
+def inner_stop_reason(costs, stderrs, two_tau: float, tol: float, max_iter: int, min_iter: int = 1,
+                      window: int = 0, noise: float = 1.0) -> str | None:
+    """Why the inner loop of a trapezoid step stops after the iterations whose Monte Carlo costs (and
+    standard errors) are `costs` (`stderrs`), or None to go on:
+
+    - "tol": the mean cost of the last three iterations, divided by 2 tau (an L1 residual of dp/dt per
+      unit time), is below `tol`;
+    - "noise_floor" (window > 0): the mean cost of the last `window` iterations lies less than `noise`
+      times the cost's own Monte Carlo standard error (the root mean square of the estimates' stderr over
+      both windows) below the mean of the `window` iterations before them: over a whole window the
+      optimiser no longer improves the cost by more than one estimate of it can resolve;
+    - "max_iter": the budget is spent.
+
+    No rule but max_iter fires before `min_iter` iterations."""
+    n = len(costs)
+    if n >= max(min_iter, 1):
+        if np.mean(costs[-3:]) < tol * two_tau:
+            return "tol"
+        if window > 0 and n >= 2 * window:
+            before, last = np.asarray(costs[-2 * window:-window]), np.asarray(costs[-window:])
+            se = math.sqrt(np.mean(np.square(stderrs[-2 * window:])))
+            if before.mean() - last.mean() <= noise * se:
+                return "noise_floor"
+    return "max_iter" if n >= max_iter else None
 
 
 class _LogProbCache:

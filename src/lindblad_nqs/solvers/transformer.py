@@ -58,8 +58,8 @@ DEFAULTS = {
     "inner_max": Key(50, int, "most inner iterations per trapezoid step", minimum=1),
     "inner_min": Key(3, int, "fewest inner iterations per trapezoid step", minimum=0),
     "inner_window": Key(0, int, "> 0: the inner loop also stops at the cost's noise floor, when the mean cost of its "
-                        "last inner_window iterations is less than inner_noise standard errors (from the Monte "
-                        "Carlo stderr of each cost) below the mean of the inner_window before; 0: off", minimum=0),
+                        "last inner_window iterations is less than inner_noise times the cost's Monte Carlo "
+                        "standard error below the mean of the inner_window before; 0: off", minimum=0),
     "inner_noise": Key(1.0, float, "standard errors of the noise-floor rule (inner_window)", minimum=0),
     "warm_start": Key("previous", str, "previous (the paper: start each step from the last parameters) or "
                       "extrapolate (their linear extrapolation over the last step)",
