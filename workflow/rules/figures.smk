@@ -6,13 +6,14 @@ rule figure:
     input:
         figure_inputs,
     output:
-        pdf=report(
-            "results/figures/{paper}/{figure}.pdf",
+        pdf="results/figures/{paper}/{figure}.pdf",
+        # the PNG in the report: a browser shows it inline, where a PDF needs a viewer
+        png=report(
+            "results/figures/{paper}/{figure}.png",
             caption="../report/figure.rst",
             category="{paper}",
             labels={"paper": "{paper}", "figure": "{figure}"},
         ),
-        png="results/figures/{paper}/{figure}.png",
         csv="results/figures/{paper}/{figure}.csv",
         lineage="results/figures/{paper}/{figure}.json",
     log:
