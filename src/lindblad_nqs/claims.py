@@ -476,9 +476,11 @@ def _fmt(x) -> str:
     x = float(x)
     if x == 0:
         return "0"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
     if x == int(x) and abs(x) < 1e6:
         return str(int(x))
-    return f"{x:.4g}"
+    return f"{x:.6g}"
 
 
 def markdown(table: pd.DataFrame, title: str = "Claims of the four papers, re-measured") -> str:
@@ -487,7 +489,9 @@ def markdown(table: pd.DataFrame, title: str = "Claims of the four papers, re-me
     n_not = len(table) - n_yes - n_no
     lines = [f"# {title}", "",
              f"{len(table)} claims: {n_yes} reproduced, {n_no} not reproduced, {n_not} not measured by this "
-             "config (a claim about another size, or a run this config lacks; not counted as passing).", ""]
+             "config (a claim about another size, or a run this config lacks; not counted as passing). "
+             "The criterion is applied to our central value; the uncertainty beside it is one standard error "
+             "(Monte Carlo, propagated linearly through differences and ratios).", ""]
     for paper in PAPERS:
         part = table[table["paper"] == paper]
         if part.empty:
@@ -499,7 +503,7 @@ def markdown(table: pd.DataFrame, title: str = "Claims of the four papers, re-me
                 _fmt(r["ours"]) + (f" ± {_fmt(r['uncertainty'])}" if r["uncertainty"] else ""))
             cells = [f"{r['claim']} ({r['source']})", _fmt(r["published"]), ours,
                      f"{_fmt(r['tolerance'])} ({r['criterion']})", r["reproduced"], r["runs"], r["note"] or ""]
-            lines.append("| " + " | ".join(str(x).replace("|", "/").replace("\n", " ") for x in cells) + " |")
+            lines.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -524,3 +528,4 @@ def required_results(claims_file: str | Path, runs: dict) -> list[str]:
             if run in runs and point in runs[run]:
                 out.append(f"{runs[run][point].dir}/result.csv")
     return list(dict.fromkeys(out))
+
