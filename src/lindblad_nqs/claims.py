@@ -110,6 +110,7 @@ class Results:
             self.dirs[key] = csv.parent
         self.runs = {run for run, _ in self.dirs}
         self._tables: dict[tuple[str, str], pd.DataFrame] = {}
+        self.used: list[tuple[str, str]] = []  # the run points a measurement read, in order
 
     @staticmethod
     def _json(path: Path) -> dict:
@@ -189,8 +190,11 @@ def _rows(df: pd.DataFrame, observable: str) -> pd.DataFrame:
     return rows
 
 
-def _observable(res: Results, run: str, point: str, observable: str, t=None) -> Measured:
-    rows = _rows(res.table(run, point), observable)
+def _observable(res: Results, run: str, point: str, observable, t=None) -> Measured:
+    """One observable (or the first of a list the run reports: the configs' names for one pair)."""
+    table = res.table(run, point)
+    names = observable if isinstance(observable, list) else [observable]
+    rows = _rows(table, next((o for o in names if (table["observable"] == o).any()), names[0]))
     if rows["t"].notna().any():
         ts = rows["t"].to_numpy(float)
         target = ts.max() if t is None else float(t)
@@ -216,14 +220,37 @@ def _problem(res: Results, run: str, point: str, ref: str, ref_point: str) -> tu
     return None
 
 
-def _reference(res: Results, leaf: dict, point: str) -> tuple[str, str]:
-    """The first of the leaf's references (one name or a list) this config has for the run's system."""
-    refs = leaf["reference"] if isinstance(leaf["reference"], list) else [leaf["reference"]]
-    ref_point = str(leaf.get("reference_point", point))
+def _alternatives(names, point: str) -> list[tuple[str, str]]:
+    """A run name or a list of them (the names the configs give the same measurement), each either
+    RUN (at `point`) or RUN/POINT."""
+    out = []
+    for name in names if isinstance(names, list) else [names]:
+        run, _, p = str(name).partition("/")
+        out.append((run, p or point))
+    return out
+
+
+def _pick(res: Results, leaf: dict) -> tuple[str, str]:
+    """The first of the leaf's runs this config has at the size and setup of `at`."""
     first = None
-    for ref in refs:
+    for run, point in _alternatives(leaf["run"], str(leaf.get("point", "base"))):
         try:
-            problem = _problem(res, leaf["run"], point, ref, ref_point)
+            res._dir(run, point)
+            _check_at(res, run, point, leaf.get("at"))
+            return run, point
+        except NotMeasured as e:
+            # a run at another size says more than one this config lacks
+            if first is None or (e.status == NOT_AT_SIZE and first.status != NOT_AT_SIZE):
+                first = e
+    raise first
+
+
+def _reference(res: Results, leaf: dict, run: str, point: str) -> tuple[str, str]:
+    """The first of the leaf's references (one name or a list) this config has for the run's system."""
+    first = None
+    for ref, ref_point in _alternatives(leaf["reference"], str(leaf.get("reference_point", point))):
+        try:
+            problem = _problem(res, run, point, ref, ref_point)
         except NotMeasured as e:
             problem = (e.status, e.reason)
         if problem is None:
@@ -234,11 +261,12 @@ def _reference(res: Results, leaf: dict, point: str) -> tuple[str, str]:
     raise NotMeasured(*first)
 
 
-def _deviation(res: Results, leaf: dict, point: str) -> Measured:
+def _deviation(res: Results, leaf: dict, run: str, point: str) -> Measured:
     """max |a - b| (or |a - b| / |b|) over the common times up to t_max and the listed observables."""
-    ref, ref_point = _reference(res, leaf, point)
+    ref, ref_point = _reference(res, leaf, run, point)
     _check_at(res, ref, ref_point, leaf.get("reference_at"))
-    a_all, b_all = res.table(leaf["run"], point), res.table(ref, ref_point)
+    res.used.append((ref, ref_point))
+    a_all, b_all = res.table(run, point), res.table(ref, ref_point)
     best = None
     for obs in leaf["observables"]:
         a, b = _rows(a_all, obs), _rows(b_all, obs)
@@ -255,7 +283,7 @@ def _deviation(res: Results, leaf: dict, point: str) -> Measured:
                 if abs(bt[j] - ra["t"]) <= 1e-6:
                     pairs.append((ra, b.iloc[j]))
             if not pairs:
-                raise NotMeasured(NOT_MEASURED, f"{leaf['run']} and {ref} share no time of {obs}")
+                raise NotMeasured(NOT_MEASURED, f"{run} and {ref} share no time of {obs}")
         for ra, rb in pairs:
             d = abs(ra["value"] - rb["value"])
             err = math.hypot(ra["stderr"], rb["stderr"])
@@ -339,12 +367,12 @@ def measure(res: Results, leaf: dict, where: str = "quantity") -> Measured:
     kind = leaf["kind"]
     if kind == "expr":
         return _expr(res, leaf, where)
-    run, point = leaf["run"], str(leaf.get("point", "base"))
-    _check_at(res, run, point, leaf.get("at"))
+    run, point = _pick(res, leaf)
+    res.used.append((run, point))
     if kind == "observable":
         return _observable(res, run, point, leaf["observable"], leaf.get("t"))
     if kind == "deviation":
-        return _deviation(res, leaf, point)
+        return _deviation(res, leaf, run, point)
     if kind == "sum_rule":
         return _sum_rule(res, run, point)
     if kind == "n_sites":
@@ -376,11 +404,11 @@ def leaves(q: dict):
 def referenced_points(q: dict) -> list[tuple[str, str]]:
     out = []
     for leaf in leaves(q):
-        point = str(leaf.get("point", "base"))
-        out.append((leaf["run"], point))
+        runs = _alternatives(leaf["run"], str(leaf.get("point", "base")))
+        out += runs
         if leaf["kind"] == "deviation":
-            refs = leaf["reference"] if isinstance(leaf["reference"], list) else [leaf["reference"]]
-            out += [(ref, str(leaf.get("reference_point", point))) for ref in refs]
+            for _, point in runs:
+                out += _alternatives(leaf["reference"], str(leaf.get("reference_point", point)))
     return list(dict.fromkeys(out))
 
 
@@ -443,10 +471,10 @@ def load_claims(path: str | Path) -> list[dict]:
     return doc["claims"]
 
 
-def _used(res: Results, q: dict) -> list[tuple[str, str]]:
-    """The referenced run points this config has (all of them where it has none: what would measure it)."""
-    refs = referenced_points(q)
-    return [rp for rp in refs if rp in res.dirs] or refs
+def _runs_column(res: Results, q: dict) -> str:
+    """The run points that measured the claim; where it was not measured, those that would."""
+    used = list(dict.fromkeys(res.used)) or referenced_points(q)
+    return ", ".join(f"{r}/{p}" for r, p in used)
 
 
 def evaluate(claims: list[dict], res: Results) -> pd.DataFrame:
@@ -457,14 +485,17 @@ def evaluate(claims: list[dict], res: Results) -> pd.DataFrame:
         row = {"id": c["id"], "paper": c["paper"], "claim": c["claim"], "source": c["source"],
                "published": c["published"], "ours": None, "uncertainty": None, "tolerance": c["tolerance"],
                "criterion": criterion,
-               "runs": ", ".join(f"{r}/{p}" for r, p in _used(res, c["quantity"])),
                "note": c.get("note", "")}
+        res.used = []
         try:
             m = measure(res, c["quantity"], f"{c['id']}.quantity")
         except NotMeasured as e:
-            row.update(reproduced=e.status, note="; ".join(x for x in (e.reason, row["note"]) if x))
+            res.used = []
+            row.update(reproduced=e.status, runs=_runs_column(res, c["quantity"]),
+                       note="; ".join(x for x in (e.reason, row["note"]) if x))
         else:
             row.update(ours=m.value, uncertainty=m.stderr,
+                       runs=_runs_column(res, c["quantity"]),
                        reproduced=YES if ok(m.value, c["published"], c["tolerance"]) else NO)
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -107,6 +107,11 @@ def test_right_value_passes_wrong_value_fails_missing_run_is_not_measured(result
                                  "reference_point": "base", "observables": ["sz"]}, 0.0, 1.0, "le"),
         claim("self", {"kind": "deviation", "run": "tfi", "point": "g=2.0", "reference": ["nowhere", "tfi"],
                        "observables": ["sx", "sz"]}, 0.0, 1e-12, "le"),
+        # the names two configs give one measurement: the first present at the size of `at` is used
+        claim("alternatives", {"kind": "observable", "run": ["nowhere", "tfi5", "tfi/g=2.0"], "observable": ["nothing", "sz"],
+                               "at": {"n_sites": 4}}, sz, 1e-6),
+        claim("alternatives_size", {"kind": "observable", "run": ["nowhere", "tfi5"], "observable": "sz",
+                                    "at": {"n_sites": 4}}, sz, 1.0),
         claim("bound", {"kind": "expr", "expr": "abs(z) / 2", "of": {
             "z": {"kind": "observable", "run": "tfi", "point": "g=2.0", "observable": "sz"}}}, abs(sz) / 2 - 0.1, 0, "ge"),
     ])
@@ -122,6 +127,8 @@ def test_right_value_passes_wrong_value_fails_missing_run_is_not_measured(result
     assert t.loc["self", "reproduced"] == "yes" and t.loc["self", "ours"] == 0
     assert t.loc["bound", "reproduced"] == "yes" and t.loc["bound", "ours"] == pytest.approx(abs(sz) / 2)
     assert pd.isna(t.loc["missing_run", "ours"])
+    assert t.loc["alternatives", "reproduced"] == "yes" and t.loc["alternatives", "runs"] == "tfi/g=2.0"
+    assert t.loc["alternatives_size", "reproduced"] == "not measured at this size"
 
 
 def test_a_wrong_sz_breaks_the_sum_rule(results, tmp_path):
@@ -164,30 +171,29 @@ def configs():
 
 
 def test_the_claims_file_names_real_runs_points_and_observables():
-    """Every leaf resolves in at least one config: the run, its point and the observable it reads."""
+    """Every leaf resolves in at least one config: a run, its point and the observables it reads, and
+    for a deviation a reference that reports them."""
     entries = claims.load_claims(ROOT / "config" / "claims.yaml")
     assert len(entries) >= 30
     assert {c["paper"] for c in entries} == set(claims.PAPERS)
     both = configs()
+
+    def reports(run, point, names):
+        return [s for s, runs in both.items() if run in runs and point in runs[run]
+                and all(any(o in runs[run][point].spec["observables"] for o in alts) for alts in names)]
+
     for c in entries:
         for leaf in claims.leaves(c["quantity"]):
-            point = str(leaf.get("point", "base"))
-            found = [s for s, runs in both.items() if leaf["run"] in runs and point in runs[leaf["run"]]]
-            assert found, f"{c['id']}: {leaf['run']}/{point} is in neither config"
-            names = ({leaf.get("observable")} | set(leaf.get("observables", []))) - {None}
             if leaf["kind"] == "sum_rule":
-                names = {"sy", "sz"}
-            for s in found:
-                obs = set(both[s][leaf["run"]][point].spec["observables"])
-                if names and not names <= obs and leaf.get("at", {}).get("n_sites") in (
-                        None, pipeline_n_sites(both[s][leaf["run"]][point])):
-                    pytest.fail(f"{c['id']}: {leaf['run']}/{point} in {s} lacks {sorted(names - obs)}")
+                names = [["sy"], ["sz"]]
+            elif leaf["kind"] == "observable":
+                names = [leaf["observable"] if isinstance(leaf["observable"], list) else [leaf["observable"]]]
+            else:
+                names = [[o] for o in leaf.get("observables", [])]
+            alts = claims._alternatives(leaf["run"], str(leaf.get("point", "base")))
+            found = [(run, point, s) for run, point in alts for s in reports(run, point, names)]
+            assert found, f"{c['id']}: none of {alts} reports {names} in either config"
             if leaf["kind"] == "deviation":
-                refs = leaf["reference"] if isinstance(leaf["reference"], list) else [leaf["reference"]]
-                rp = str(leaf.get("reference_point", point))
-                assert any(r in runs and rp in runs[r] and names <= set(runs[r][rp].spec["observables"])
-                           for runs in both.values() for r in refs), f"{c['id']}: no reference {refs}/{rp} with {names}"
-
-
-def pipeline_n_sites(point):
-    return int(np.prod(point.spec["system"]["lattice"]["shape"]))
+                refs = [r for _, point in alts
+                        for r in claims._alternatives(leaf["reference"], str(leaf.get("reference_point", point)))]
+                assert any(reports(r, p, names) for r, p in refs), f"{c['id']}: no reference of {refs} reports {names}"
