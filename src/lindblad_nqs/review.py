@@ -118,14 +118,15 @@ def cross_method_figure(table: pd.DataFrame):
             for ax, x in zip(axes, (r["wall_time_s"], r["n_params"])):
                 if x is None or pd.isna(x):
                     continue
-                ax.errorbar([x], [err], yerr=[[min(r["error_stderr"], err * 0.999)], [r["error_stderr"]]], **kw)
+                # upward bar only: one standard error of the deviation (a log axis has no room below a small error)
+                ax.errorbar([x], [err], yerr=[[0.0], [r["error_stderr"]]], capsize=2, **kw)
                 ax.annotate(name, (x, err), fontsize=6, xytext=(3, 2), textcoords="offset points", color=color)
     for ax, xl in zip(axes, ("wall time of the run (s; dotted: the exact reference)", "real parameters")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(xl)
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("max |observable - exact| over common times")
+    axes[0].set_ylabel("max |observable - exact| over common times\n(bar: one standard error upward)")
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=colors[k % len(colors)], lw=3, label=lab) for k, lab in enumerate(labels)]
