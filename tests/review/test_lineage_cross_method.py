@@ -87,3 +87,16 @@ def test_cross_method_refuses_a_bad_reference_file(results, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "references[0]: needs label, run, observables" in err[0]
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_the_cross_method_references_exist_in_a_config():
+    from lindblad_nqs import pipeline
+    from lindblad_nqs.review import load_panels
+
+    root = Path(__file__).resolve().parents[2]
+    both = {s: pipeline.expand_runs(yaml.safe_load((root / "config" / f"{s}.yaml").read_text())) for s in ("quick", "paper")}
+    for ref in load_panels(root / "config" / "cross_method.yaml"):
+        point = str(ref.get("point", "base"))
+        assert any(ref["run"] in runs and point in runs[ref["run"]]
+                   and set(ref["observables"]) <= set(runs[ref["run"]][point].spec["observables"])
+                   for runs in both.values()), ref
