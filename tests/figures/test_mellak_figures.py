@@ -117,7 +117,7 @@ def test_fig2_labels_from_specs_published_point_and_warnings(tmp_path):
     fig, table = get_figure("mellak2024", "fig2")(
         {"cnn": cnn, "cnn_gn": gn, "exact": exact},
         {"published": [{"g": 2.0, "observable": "sx", "value": 0.27, "label": "paper, N=30"}]})
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "CNN (Hermitian), NAGD+, N=6" in labels
     assert "CNN (Hermitian), Gauss-Newton (this project), N=6" in labels
     assert "run warning (review table)" in labels and "paper, N=30" in labels

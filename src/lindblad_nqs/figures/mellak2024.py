@@ -129,9 +129,10 @@ def tfi_observables(runs, options):
                                           "value": [pub["value"]], "stderr": [np.nan], "warning": [""]}))
         ax.set_xlabel(sweep_axis_label(runs["exact" if "exact" in runs else roles[0]].table["sweep_key"].iloc[0]) or "g")
         ax.set_ylabel(obs_label(o))
-    axes[0][0].legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle(options.get("title", "mellak2024 Fig. 2: dissipative TFI ring, V = 2"), fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)  # below: no data hidden
     return fig, pd.concat(rows, ignore_index=True)
 
 
