@@ -11,6 +11,8 @@ result table or provenance, combined by an arithmetic expression:
     n_sites      the run's lattice size
     sum_rule     sz + 1 - (2 hx sy - 2 hy sx) / gamma, zero in every steady state of a model with
                  Jx = Jy = 0 and sigma^- decay at rate gamma (see `sz_sum_rule`)
+    sum_rule_all the largest |sum_rule| over every non-exact steady state of the config that has the
+                 rule and reports sy and sz: each neural Ising result, whatever its run or size
     expr         an expression of named sub-quantities; uncertainties are propagated linearly
 
 A leaf may say `at: {n_sites: 16, method.hidden: 12}`: the paper's statement is about that size and
@@ -47,10 +49,12 @@ LEAF_KEYS = {
     "spec": ({"run", "key"}, {"point", "at"}),
     "n_sites": ({"run"}, {"point", "at"}),
     "sum_rule": ({"run"}, {"point", "at"}),
+    "sum_rule_all": (set(), set()),
     "expr": ({"expr", "of"}, set()),
 }
 CLAIM_KEYS = ({"id", "paper", "source", "claim", "published", "tolerance", "quantity"}, {"compare", "note"})
 PAPERS = ("hartmann2019", "reh2021", "luo2022", "mellak2024")
+GROUPS = PAPERS + ("identities",)  # identities: exact relations every run of a model must obey
 COLUMNS = ["id", "paper", "claim", "source", "published", "ours", "uncertainty", "tolerance", "criterion",
            "reproduced", "runs", "note"]
 
@@ -296,6 +300,30 @@ def _deviation(res: Results, leaf: dict, run: str, point: str) -> Measured:
     return best
 
 
+def sum_rule_applies(spec: dict) -> bool:
+    """Whether a run spec is a non-exact steady state of a model with the sz sum rule, reporting sy, sz."""
+    from .spec import parse_system
+
+    return (spec["method"]["name"] != "exact" and spec["task"]["kind"] == "steady"
+            and {"sy", "sz"} <= set(spec["observables"]) and sz_sum_rule(parse_system(spec["system"])) is not None)
+
+
+def _sum_rule_all(res: Results) -> Measured:
+    worst, where = None, None
+    for run, point in sorted(res.dirs):
+        if not sum_rule_applies(res.provenance(run, point)["spec"]):
+            continue
+        m = _sum_rule(res, run, point)
+        res.used.append((run, point))
+        if worst is None or abs(m.value) > worst.value:
+            worst, where = Measured(abs(m.value), m.stderr), (run, point)
+    if worst is None:
+        raise NotMeasured(NOT_MEASURED, "no neural steady state of a model with the sum rule in this config")
+    res.used.remove(where)
+    res.used.insert(0, where)  # the worst point first
+    return worst
+
+
 def _sum_rule(res: Results, run: str, point: str) -> Measured:
     rule = sz_sum_rule(res.system(run, point))
     if rule is None:
@@ -367,6 +395,8 @@ def measure(res: Results, leaf: dict, where: str = "quantity") -> Measured:
     kind = leaf["kind"]
     if kind == "expr":
         return _expr(res, leaf, where)
+    if kind == "sum_rule_all":
+        return _sum_rule_all(res)
     run, point = _pick(res, leaf)
     res.used.append((run, point))
     if kind == "observable":
@@ -394,10 +424,11 @@ def measure(res: Results, leaf: dict, where: str = "quantity") -> Measured:
 
 
 def leaves(q: dict):
+    """The leaves that name runs (sum_rule_all reads whichever runs qualify)."""
     if q["kind"] == "expr":
         for sub in q["of"].values():
             yield from leaves(sub)
-    else:
+    elif q["kind"] != "sum_rule_all":
         yield q
 
 
@@ -458,8 +489,8 @@ def load_claims(path: str | Path) -> list[dict]:
         if c["id"] in seen:
             raise ClaimsError(f"{where}: id {c['id']} given twice")
         seen.add(c["id"])
-        if c["paper"] not in PAPERS:
-            raise ClaimsError(f"{where}: paper must be one of {', '.join(PAPERS)}, got {c['paper']!r}")
+        if c["paper"] not in GROUPS:
+            raise ClaimsError(f"{where}: paper must be one of {', '.join(GROUPS)}, got {c['paper']!r}")
         if c.get("compare", "approx") not in COMPARE:
             raise ClaimsError(f"{where}: compare must be one of {', '.join(COMPARE)}")
         for k in ("published", "tolerance"):
@@ -523,11 +554,12 @@ def markdown(table: pd.DataFrame, title: str = "Claims of the four papers, re-me
              "config (a claim about another size, or a run this config lacks; not counted as passing). "
              "The criterion is applied to our central value; the uncertainty beside it is one standard error "
              "(Monte Carlo, propagated linearly through differences and ratios).", ""]
-    for paper in PAPERS:
+    for paper in GROUPS:
         part = table[table["paper"] == paper]
         if part.empty:
             continue
-        lines += [f"## {paper}", "", "| claim | paper | ours | tolerance | reproduced | run | note |",
+        heading = "exact identities (every run of the model)" if paper == "identities" else paper
+        lines += [f"## {heading}", "", "| claim | paper | ours | tolerance | reproduced | run | note |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for _, r in part.iterrows():
             ours = "" if r["ours"] is None or pd.isna(r["ours"]) else (
@@ -558,5 +590,15 @@ def required_results(claims_file: str | Path, runs: dict) -> list[str]:
         for run, point in referenced_points(c["quantity"]):
             if run in runs and point in runs[run]:
                 out.append(f"{runs[run][point].dir}/result.csv")
+        if any(q["kind"] == "sum_rule_all" for q in _all_nodes(c["quantity"])):
+            out += [f"{p.dir}/result.csv" for points in runs.values() for p in points.values()
+                    if sum_rule_applies(p.spec)]
     return list(dict.fromkeys(out))
+
+
+def _all_nodes(q: dict):
+    yield q
+    if q["kind"] == "expr":
+        for sub in q["of"].values():
+            yield from _all_nodes(sub)
 
