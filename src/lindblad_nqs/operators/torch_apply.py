@@ -38,9 +38,15 @@ class TorchTable:
         as_t = lambda x, dtype=None: torch.as_tensor(x, dtype=dtype, device=self.device)  # noqa: E731
         self.groups = []
         for g in table.groups:
-            self.groups.append(dict(sites=as_t(g.sites), powers=as_t(g.powers), diag=as_t(g.diag),
-                                    vals=as_t(g.vals), col_digits=as_t(g.col_digits),
-                                    word=as_t(g.sites // SITES_PER_WORD), shift=as_t(2 * (g.sites % SITES_PER_WORD))))
+            # the change of key of every (term, row, column): a connected string's key is its parent's
+            # plus one entry of this table, since the row fixes the old digits and the column the new
+            R = 4**g.k
+            old = (np.arange(R)[:, None] // g.powers) % 4  # (R, k)
+            change = (g.col_digits - old[:, None, :])[None] << (2 * (g.sites % SITES_PER_WORD))[:, None, None, :]
+            word = (g.sites // SITES_PER_WORD)[:, None, None, :]  # (T, 1, 1, k)
+            dkey = np.stack([np.sum(np.where(word == w, change, 0), axis=-1) for w in range(self.n_words)], -1)
+            self.groups.append(dict(sites=as_t(g.sites), powers=as_t(g.powers), diag=as_t(g.diag), vals=as_t(g.vals),
+                                    dkey=as_t(dkey.reshape(-1, self.n_words)), rows_per_term=R, width=g.width))
         self._shifts = as_t(range(0, 2 * SITES_PER_WORD, 2), torch.long)
         self.dtype = torch.from_numpy(np.zeros(0, table.dtype)).dtype
 
@@ -83,21 +89,12 @@ class TorchTable:
         diag = torch.zeros(B, dtype=self.dtype, device=a.device)
         rows, keys, mels = [], [], []
         for g in self.groups:
-            local = a[:, g["sites"]]  # (B, T, k)
-            r = (local * g["powers"]).sum(dim=-1)  # (B, T)
+            r = (a[:, g["sites"]] * g["powers"]).sum(dim=-1)  # (B, T) local row of each term
             diag += g["diag"][r].sum(dim=1)
             v = g["vals"][r]  # (B, T, m)
             row, t, j = v.nonzero(as_tuple=True)
-            delta = (g["col_digits"][r[row, t], j] - local[row, t]) << g["shift"][t]  # (M, k)
-            key = base[row]  # advanced indexing: a copy
-            if self.n_words == 1:
-                key[:, 0] += delta.sum(dim=1)
-            else:
-                word = g["word"][t]
-                for w in range(self.n_words):
-                    key[:, w] += (delta * (word == w)).sum(dim=1)
             rows.append(row)
-            keys.append(key)
+            keys.append(base[row] + g["dkey"][(t * g["rows_per_term"] + r[row, t]) * g["width"] + j])
             mels.append(v[row, t, j])
         d = torch.nonzero(diag).ravel()
         return (torch.cat([d] + rows), torch.cat([base[d]] + keys), torch.cat([diag[d]] + mels))
