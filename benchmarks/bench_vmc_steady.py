@@ -29,6 +29,7 @@ def bench(n, kind, n_samples, repeat):
     from lindblad_nqs.nets.cnn import CNNDensityOperator
     from lindblad_nqs.nets.rbm_ndo import RBMDensityOperator
     from lindblad_nqs.vmc.cost import make_cost, make_residual_jacobian
+    from lindblad_nqs.vmc.driver import make_objective
     from lindblad_nqs.vmc.local_estimator import LocalLiouvillian
     from lindblad_nqs.vmc.optimizers import Adam, GaussNewton
     from lindblad_nqs.vmc.sampling import MetropolisSampler, prng_key
@@ -58,26 +59,28 @@ def bench(n, kind, n_samples, repeat):
 
     resid_jac = make_residual_jacobian(log_rho, lind)
 
-    def step(opt, chain, k):
+    objective = make_objective(costs, residual_jacobian=resid_jac)
+
+    def step(opt, state, chain, k):
         """One optimisation step: sample, cost and gradient, update (the Jacobian and the trial cost are
         evaluated only by the optimisers that ask for them)."""
-        th = jnp.asarray(opt.point(), jnp.float32)
+        th = opt.point(state)
         chain, b = sampler.sample(th, chain, prng_key(k), per, 0)
         xb, lqb = b.x.reshape(-1, 2, n), 2 * b.log_rho.reshape(-1).real
-        c, g, _ = costs.value_and_grad(th, xb, lqb)
-        trial = lambda t: (float(costs.value(jnp.asarray(t, jnp.float32), xb, lqb)[0]), 1.0)  # noqa: E731
-        opt.update(np.asarray(g), float(c), trial, lambda: resid_jac(th, xb, lqb))
-        return chain
+        c, g, aux = costs.value_and_grad(th, xb, lqb)
+        state, _ = opt.update(state, g, c, 0.0, {"x": xb, "lq": lqb, "ess": aux["ess"]})
+        jax.block_until_ready(opt.params(state))
+        return state, chain
 
     def seconds_per_step(opt, chain, k0):
-        chain = step(opt, chain, k0)  # compile
+        state, chain = step(opt, opt.init(theta), chain, k0)  # compile
         t0 = time.perf_counter()
         for r in range(repeat):
-            chain = step(opt, chain, k0 + 1 + r)
+            state, chain = step(opt, state, chain, k0 + 1 + r)
         return (time.perf_counter() - t0) / repeat, chain
 
-    t_step, chain = seconds_per_step(Adam(np.asarray(theta), lr=1e-3), chain, 3)
-    t_gn, chain = seconds_per_step(GaussNewton(np.asarray(theta), max_tries=1), chain, 20)
+    t_step, chain = seconds_per_step(Adam(objective, lr=1e-3), chain, 3)
+    t_gn, chain = seconds_per_step(GaussNewton(objective, max_tries=1), chain, 20)
     return dict(n_sites=n, ansatz=kind, n_params=int(theta.size), connected=lind.n_conn,
                 local_samples_per_s=x.shape[0] / t_loc, step_s=t_step, gn_step_s=t_gn, samples=x.shape[0])
 

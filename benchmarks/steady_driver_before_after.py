@@ -2,7 +2,8 @@
 
 Each point of config/quick.yaml named below is solved by `lindblad-nqs solve` twice, once with the old
 source tree and once with the new one (PYTHONPATH selects the package), alternating old and new point by
-point so both see the same machine load; single-threaded. Prints one table: every observable's value and
+point so both see the same machine load; single-threaded, with JAX's persistent compilation cache off
+(a cache warmed by one side would hide its compile time). Prints one table: every observable's value and
 stderr for old and new, the difference in units of the combined stderr, and the median time per
 iteration of each with their ratio (new / old).
 
@@ -26,7 +27,7 @@ from pathlib import Path
 POINTS = ["mellak_tfi_cnn/g=2.0", "mellak_tfi_rbm/g=2.0", "mellak_tfi_cnn_nagd/g=2.0",
           "mellak_square_cnn/Jy=1.0", "mellak_timing_rbm/shape=4"]
 ENV1 = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1", "LINDBLAD_NQS_JAX_CACHE": "off"}
 
 
 def specs(points):
@@ -85,8 +86,8 @@ def main():
             wall[(p, side)] = solve(src, d / "spec.yaml", d / "result.csv")
             print(f"{p} {side}: {wall[(p, side)]:.0f} s", file=sys.stderr, flush=True)
     print("| point | optimiser | observable | old value +- stderr | new value +- stderr | diff / sigma "
-          "| s/iteration old | new | new/old |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| s/iteration old | new | new/old | wall s old | new |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for p in texts:
         (do, io), (dn, inew) = (read(work / s / p.replace("/", "_") / "result.csv") for s in ("old", "new"))
         to, tn = _tpi(io), _tpi(inew)
@@ -95,7 +96,8 @@ def main():
             rn = dn[dn.observable == ro.observable].iloc[0]
             sig = (ro.stderr**2 + rn.stderr**2) ** 0.5
             z = (rn.value - ro.value) / sig if sig > 0 else float("nan")
-            timing = f"| {to:.4f} | {tn:.4f} | {tn / to:.2f} |" if i == 0 else "| | | |"
+            wo, wn = _find(io, "wall_time_s"), _find(inew, "wall_time_s")
+            timing = (f"| {to:.4f} | {tn:.4f} | {tn / to:.2f} | {wo:.0f} | {wn:.0f} |" if i == 0 else "| | | | | |")
             print(f"| {p if i == 0 else ''} | {opt if i == 0 else ''} | {ro.observable} | {ro.value:.4f} +- {ro.stderr:.4f} "
                   f"| {rn.value:.4f} +- {rn.stderr:.4f} | {z:+.2f} {timing}")
 
