@@ -44,7 +44,7 @@ COMPARE = {
 LEAF_KEYS = {
     "observable": ({"run", "observable"}, {"point", "t", "at"}),
     "deviation": ({"run", "reference", "observables"}, {"point", "reference_point", "relative", "t_max", "at",
-                                                      "reference_at"}),
+                                                      "reference_at", "other_size"}),
     "provenance": ({"run", "key"}, {"point", "at"}),
     "spec": ({"run", "key"}, {"point", "at"}),
     "n_sites": ({"run"}, {"point", "at"}),
@@ -211,13 +211,22 @@ def _observable(res: Results, run: str, point: str, observable, t=None) -> Measu
     return Measured(float(row["value"]), float(row["stderr"]))
 
 
-def _problem(res: Results, run: str, point: str, ref: str, ref_point: str) -> tuple[str, str] | None:
-    """Why a reference does not describe the run's system and task: (status, reason), or None."""
+def _problem(res: Results, run: str, point: str, ref: str, ref_point: str,
+             other_size: bool = False) -> tuple[str, str] | None:
+    """Why a reference does not describe the run's system and task: (status, reason), or None. With
+    other_size the lattices may differ in size (a paper comparing N = 40 with exact N = 10), not in kind."""
+    from dataclasses import replace
+
     a, b = res.provenance(run, point)["spec"], res.provenance(ref, ref_point)["spec"]
     na, nb = _n_sites(a), _n_sites(b)
-    if na != nb:
+    if na != nb and not other_size:
         return NOT_AT_SIZE, f"{run} has N = {na}, its reference {ref} N = {nb}"
-    if res.system(run, point) != res.system(ref, ref_point):
+    sa, sb = res.system(run, point), res.system(ref, ref_point)
+    if other_size:
+        if (len(sa.lattice.shape), sa.lattice.periodic) != (len(sb.lattice.shape), sb.lattice.periodic):
+            return NOT_MEASURED, f"{run} and {ref} are different kinds of lattice"
+        sb = replace(sb, lattice=sa.lattice)
+    if sa != sb:
         return NOT_MEASURED, f"{run} and {ref} are different systems"
     if a["task"]["kind"] != b["task"]["kind"] or a["task"].get("initial") != b["task"].get("initial"):
         return NOT_MEASURED, f"{run} and {ref} are different tasks"
@@ -254,7 +263,7 @@ def _reference(res: Results, leaf: dict, run: str, point: str) -> tuple[str, str
     first = None
     for ref, ref_point in _alternatives(leaf["reference"], str(leaf.get("reference_point", point))):
         try:
-            problem = _problem(res, run, point, ref, ref_point)
+            problem = _problem(res, run, point, ref, ref_point, bool(leaf.get("other_size")))
         except NotMeasured as e:
             problem = (e.status, e.reason)
         if problem is None:

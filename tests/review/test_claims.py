@@ -106,6 +106,9 @@ def test_right_value_passes_wrong_value_fails_missing_run_is_not_measured(result
         # a deviation needs a reference of the same system: 4 sites against 5 is another size
         claim("deviation_size", {"kind": "deviation", "run": "tfi", "point": "g=2.0", "reference": "tfi5",
                                  "reference_point": "base", "observables": ["sz"]}, 0.0, 1.0, "le"),
+        # a paper comparing sizes (N = 40 against exact N = 10) says so: the same model, another size
+        claim("across_sizes", {"kind": "deviation", "run": "tfi", "point": "g=2.0", "reference": "tfi5/base",
+                             "observables": ["sz"], "other_size": True}, 0.0, 1.0, "le"),
         claim("self", {"kind": "deviation", "run": "tfi", "point": "g=2.0", "reference": ["nowhere", "tfi"],
                        "observables": ["sx", "sz"]}, 0.0, 1e-12, "le"),
         # the names two configs give one measurement: the first present at the size of `at` is used
@@ -126,6 +129,9 @@ def test_right_value_passes_wrong_value_fails_missing_run_is_not_measured(result
     assert t.loc["other_setup", "reproduced"] == "not measured at this size"
     assert t.loc["deviation_size", "reproduced"] == "not measured at this size"
     assert t.loc["self", "reproduced"] == "yes" and t.loc["self", "ours"] == 0
+    sz5 = float(pd.read_csv(files[1]).set_index("observable").loc["sz", "value"])
+    assert t.loc["across_sizes", "reproduced"] == "yes" and t.loc["across_sizes", "ours"] == pytest.approx(abs(sz - sz5))
+    assert abs(sz - sz5) > 1e-4
     assert t.loc["bound", "reproduced"] == "yes" and t.loc["bound", "ours"] == pytest.approx(abs(sz) / 2)
     assert pd.isna(t.loc["missing_run", "ours"])
     assert t.loc["alternatives", "reproduced"] == "yes" and t.loc["alternatives", "runs"] == "tfi/g=2.0"
