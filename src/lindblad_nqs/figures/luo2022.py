@@ -111,7 +111,7 @@ def _dyn_panel(ax, runs, role, exact_role, observable, rows, label_fmt, trapezoi
         if trapezoid_role in runs and point in runs[trapezoid_role].points:
             tr = runs[trapezoid_role]
             e = _obs(tr, observable, point).sort_values("t")
-            ax.plot(e["t"], e["value"], "--", color=f"C{k}", lw=1,
+            ax.plot(e["t"], e["value"], "x--", ms=3, color=f"C{k}", lw=1,  # its values exist at its steps
                     label=f"exact trapezoid {lab}, tau={tr.spec(point)['task']['dt'] / 2:g}")
             rows.append(e.assign(source=trapezoid_role))
 
@@ -333,7 +333,9 @@ def vardyn_convergence(runs, options):
     ax.set_xlabel(r"$\gamma t$ (from the var model)")
     ax.set_ylabel(rf"$\langle\sigma^{obs[1]}\rangle$")
     ax.legend(fontsize=7)
-    ax.set_title(options.get("title", f"luo2022 S1: var+dyn at {point}, tau = {tau:g}"), fontsize=10)
+    system = spec["system"]
+    jy = (system.get("preset") or system.get("couplings") or {}).get("Jy")
+    ax.set_title(options.get("title", f"luo2022 S1: var+dyn at Jy = {jy}, tau = {tau:g}"), fontsize=10)
     fig.tight_layout()
     return fig, pd.concat(rows, ignore_index=True)
 
