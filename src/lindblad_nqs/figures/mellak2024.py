@@ -251,22 +251,32 @@ def rotated_correlations_and_spectrum(runs, options):
                       for r, role in enumerate(roles))
     a1.legend(fontsize=7, ncol=2, title=title + "; lines: exact", title_fontsize=6.5)
     point = options.get("eig_point", first)
-    prov = cnn.provenance(point if point in cnn.points else first)
-    ev = np.array(prov.get("rho_eigenvalues", []))
-    if ev.size:
+    pr, ps = options.get("paper_eig_ratio"), options.get("paper_positive_sum")
+    lines = []
+    for r, role in enumerate(roles):
+        run = runs[role]
+        if point not in run.points:
+            continue
+        ev = np.array(run.provenance(point).get("rho_eigenvalues", []))
+        if not ev.size:
+            continue
         idx = np.arange(ev.size)
         s = eigen_summary(ev)
-        a2.semilogy(idx[ev > 0], ev[ev > 0], "o", ms=3, color="C0", label=r"CNN $\lambda>0$")
-        a2.semilogy(idx[ev < 0], -ev[ev < 0], "x", ms=4, color="C3", label=r"CNN $|\lambda|$, $\lambda<0$")
-        rows.append(pd.DataFrame({"source": "cnn_eig", "x": idx, "observable": "eigenvalue", "value": ev,
+        name = run_label(run, point)
+        a2.semilogy(idx[ev > 0], ev[ev > 0], "os"[r % 2], ms=3, color=f"C{2 * r}", mfc=None if r == 0 else "none",
+                    label=rf"{name}: $\lambda>0$")
+        a2.semilogy(idx[ev < 0], -ev[ev < 0], "x+"[r % 2], ms=4, color=f"C{2 * r + 1}",
+                    label=rf"{name}: $|\lambda|$, $\lambda<0$")
+        rows.append(pd.DataFrame({"source": f"{role}_eig", "x": idx, "observable": "eigenvalue", "value": ev,
                                   "stderr": np.nan}))
-        rows.append(pd.DataFrame({"source": "cnn_eig_summary", "x": [np.nan, np.nan],
+        rows.append(pd.DataFrame({"source": f"{role}_eig_summary", "x": [np.nan, np.nan],
                                   "observable": ["max_pos_over_max_abs_neg", "positive_sum"],
                                   "value": [s["ratio"], s["positive_sum"]], "stderr": np.nan}))
-        pr, ps = options.get("paper_eig_ratio"), options.get("paper_positive_sum")
-        a2.set_title(f"{point}: largest positive / largest |negative| eigenvalue {s['ratio']:.3g}"
-                     + (f" (paper > {pr:.0e})" if pr else "") + f"\nsum of positive eigenvalues {s['positive_sum']:.6f}"
-                     + (f" (paper {ps})" if ps else ""), fontsize=8)
+        lines.append(f"{name}: largest positive / largest |negative| {s['ratio']:.3g}, positive sum "
+                     f"{s['positive_sum']:.6f}")
+    if lines:
+        paper = ("paper: " + (f"ratio > {pr:.0e}" if pr else "") + (f", positive sum {ps}" if ps else "")) if (pr or ps) else ""
+        a2.set_title(f"{point}\n" + "\n".join(lines + ([paper] if paper else [])), fontsize=7)
     if "exact" in runs:
         ex = runs["exact"]
         p = point if point in ex.points else None
