@@ -44,7 +44,7 @@ COMPARE = {
 LEAF_KEYS = {
     "observable": ({"run", "observable"}, {"point", "t", "at"}),
     "deviation": ({"run", "reference", "observables"}, {"point", "reference_point", "relative", "t_max", "at",
-                                                      "reference_at", "other_size"}),
+                                                      "reference_at", "other_size", "final_time"}),
     "provenance": ({"run", "key"}, {"point", "at"}),
     "spec": ({"run", "key"}, {"point", "at"}),
     "n_sites": ({"run"}, {"point", "at"}),
@@ -212,7 +212,7 @@ def _observable(res: Results, run: str, point: str, observable, t=None) -> Measu
 
 
 def _problem(res: Results, run: str, point: str, ref: str, ref_point: str,
-             other_size: bool = False) -> tuple[str, str] | None:
+             other_size: bool = False, final_time: bool = False) -> tuple[str, str] | None:
     """Why a reference does not describe the run's system and task: (status, reason), or None. With
     other_size the lattices may differ in size (a paper comparing N = 40 with exact N = 10), not in kind."""
     from dataclasses import replace
@@ -228,6 +228,9 @@ def _problem(res: Results, run: str, point: str, ref: str, ref_point: str,
         sb = replace(sb, lattice=sa.lattice)
     if sa != sb:
         return NOT_MEASURED, f"{run} and {ref} are different systems"
+    if final_time and b["task"]["kind"] == "steady":
+        # the long-time state of a dynamics run (or a steady run) against the steady state
+        return None
     if a["task"]["kind"] != b["task"]["kind"] or a["task"].get("initial") != b["task"].get("initial"):
         return NOT_MEASURED, f"{run} and {ref} are different tasks"
     return None
@@ -263,7 +266,8 @@ def _reference(res: Results, leaf: dict, run: str, point: str) -> tuple[str, str
     first = None
     for ref, ref_point in _alternatives(leaf["reference"], str(leaf.get("reference_point", point))):
         try:
-            problem = _problem(res, run, point, ref, ref_point, bool(leaf.get("other_size")))
+            problem = _problem(res, run, point, ref, ref_point, bool(leaf.get("other_size")),
+                               bool(leaf.get("final_time")))
         except NotMeasured as e:
             problem = (e.status, e.reason)
         if problem is None:
@@ -283,8 +287,11 @@ def _deviation(res: Results, leaf: dict, run: str, point: str) -> Measured:
     best = None
     for obs in leaf["observables"]:
         a, b = _rows(a_all, obs), _rows(b_all, obs)
-        if a["t"].isna().all() and b["t"].isna().all():
-            pairs = [(a.iloc[-1], b.iloc[-1])]
+        if b["t"].isna().all():
+            # a steady reference: the run's steady state, or with final_time its last saved time
+            if a["t"].notna().any() and not leaf.get("final_time"):
+                raise NotMeasured(NOT_MEASURED, f"{run} is a dynamics run; its reference {ref} a steady state")
+            pairs = [(a.loc[a["t"].fillna(-np.inf).idxmax()] if a["t"].notna().any() else a.iloc[-1], b.iloc[-1])]
         else:
             # the reference is saved at least as often: match each of the run's times to one of its own
             bt = b["t"].to_numpy(float)

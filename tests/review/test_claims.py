@@ -76,7 +76,9 @@ def results(tmp_path_factory):
     a = solve(root, "tfi", "g=2.0", TFI)
     other = dict(TFI, system={**TFI["system"], "lattice": {"shape": [5], "boundary": "periodic"}})
     b = solve(root, "tfi5", "base", other)
-    return root, [a, b]
+    dyn = dict(TFI, task={"kind": "dynamics", "t_final": 1.0, "dt": 0.1, "save_every": 0.5, "initial": {"product": "z+"}})
+    c = solve(root, "tfi_dyn", "base", dyn)
+    return root, [a, b, c]
 
 
 def claim(cid, quantity, published=0.0, tolerance=0.0, compare="approx"):
@@ -109,6 +111,11 @@ def test_right_value_passes_wrong_value_fails_missing_run_is_not_measured(result
         # a paper comparing sizes (N = 40 against exact N = 10) says so: the same model, another size
         claim("across_sizes", {"kind": "deviation", "run": "tfi", "point": "g=2.0", "reference": "tfi5/base",
                              "observables": ["sz"], "other_size": True}, 0.0, 1.0, "le"),
+        # a dynamics run against a steady state: only with final_time, at its last saved time
+        claim("dyn_vs_steady", {"kind": "deviation", "run": "tfi_dyn", "reference": "tfi/g=2.0",
+                                "observables": ["sz"], "final_time": True}, 0.0, 1.0, "le"),
+        claim("dyn_vs_steady_refused", {"kind": "deviation", "run": "tfi_dyn", "reference": "tfi/g=2.0",
+                                        "observables": ["sz"]}, 0.0, 1.0, "le"),
         claim("self", {"kind": "deviation", "run": "tfi", "point": "g=2.0", "reference": ["nowhere", "tfi"],
                        "observables": ["sx", "sz"]}, 0.0, 1e-12, "le"),
         # the names two configs give one measurement: the first present at the size of `at` is used
@@ -129,6 +136,10 @@ def test_right_value_passes_wrong_value_fails_missing_run_is_not_measured(result
     assert t.loc["other_setup", "reproduced"] == "not measured at this size"
     assert t.loc["deviation_size", "reproduced"] == "not measured at this size"
     assert t.loc["self", "reproduced"] == "yes" and t.loc["self", "ours"] == 0
+    dyn = pd.read_csv(files[2])
+    last = dyn[(dyn["observable"] == "sz") & (dyn["t"] == dyn["t"].max())]["value"].iloc[0]
+    assert t.loc["dyn_vs_steady", "ours"] == pytest.approx(abs(last - sz))
+    assert t.loc["dyn_vs_steady_refused", "reproduced"] == "not measured"
     sz5 = float(pd.read_csv(files[1]).set_index("observable").loc["sz", "value"])
     assert t.loc["across_sizes", "reproduced"] == "yes" and t.loc["across_sizes", "ours"] == pytest.approx(abs(sz - sz5))
     assert abs(sz - sz5) > 1e-4
