@@ -70,9 +70,7 @@ def test_the_graph_is_read():
 
 FORBIDDEN = [(f"{PKG}.povm", "torch"), (f"{PKG}.operators.table", "torch"), (f"{PKG}.operators.table", "jax"),
              (f"{PKG}.figures", f"{PKG}.nets"), (f"{PKG}.results", f"{PKG}.figures"),
-             pytest.param(f"{PKG}.review", f"{PKG}.figures", marks=pytest.mark.xfail(
-                 strict=True, reason="review.py writes the cross-method figure through figures.render "
-                                     "(lineage, save); issue 17 asks that it not import figures"))]
+             (f"{PKG}.review", f"{PKG}.figures")]
 
 
 @pytest.mark.parametrize("layer,target", FORBIDDEN,

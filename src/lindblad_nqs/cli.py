@@ -130,7 +130,7 @@ def _claims(args) -> int:
 
 def _cross_method(args) -> int:
     from .claims import ClaimsError
-    from .review import write_cross_method
+    from .figures.cross_method import write_cross_method
 
     out = Path(args.out)
     if out.suffix != ".pdf":
