@@ -287,12 +287,13 @@ def square_steady_state(runs, options):
     names = {"var": "var", "dyn": "dyn", "vardyn": "var+dyn"}
     tags = sorted({r.split("_", 1)[1] for r in runs if r.split("_", 1)[0] in markers and "_" in r})
     for j, tag in enumerate(tags):
-        for mode, mk in markers.items():
+        for m, (mode, mk) in enumerate(markers.items()):
             role = f"{mode}_{tag}"
             if role not in runs:
                 continue
             d = _final_values(runs[role], obs)
-            off = (j - (len(tags) - 1) / 2) * 0.02
+            # side by side, so that close values do not hide each other
+            off = (j * len(markers) + m - (len(tags) * len(markers) - 1) / 2) * 0.012
             run = runs[role]
             t_end = (f", t={d['t'].max():g}" if d["t"].notna().any()
                      else f", {_iterations(run.spec(next(iter(run.points))))} it.")
