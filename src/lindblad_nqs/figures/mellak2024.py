@@ -225,7 +225,7 @@ def rotated_correlations_and_spectrum(runs, options):
     cnn = runs["cnn"]
     names = sorted({o for o in cnn.table["observable"] if _PAIR.match(o) and _PAIR.match(o).group(1) == "x"},
                    key=lambda o: int(_PAIR.match(o).group(3)))
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(5.4, 7.2))
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8.2, 7.6))
     rows = []
     roles = _neural_roles(runs)
     labelled = []
@@ -249,7 +249,8 @@ def rotated_correlations_and_spectrum(runs, options):
     a1.set_ylabel(rf"$\langle\sigma^x_{{{j}}}\sigma^x_{{{j}+l}}\rangle$")
     title = "; ".join(f"{'points' if r == 0 else 'open squares'}: {run_label(runs[role])}"
                       for r, role in enumerate(roles))
-    a1.legend(fontsize=7, ncol=2, title=title + "; lines: exact", title_fontsize=6.5)
+    a1.legend(fontsize=7, title=title.replace("; ", "\n") + "\nlines: exact", title_fontsize=6.5, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0))  # beside the panel: no point hidden
     point = options.get("eig_point", first)
     pr, ps = options.get("paper_eig_ratio"), options.get("paper_positive_sum")
     lines = []
@@ -288,7 +289,7 @@ def rotated_correlations_and_spectrum(runs, options):
                                       "value": eve, "stderr": 0.0}))
     a2.set_xlabel("index (descending)")
     a2.set_ylabel(r"eigenvalue of $\rho$")
-    a2.legend(fontsize=7)
+    a2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(options.get("title", f"mellak2024 Fig. 5: rotated TFI, open chain of {cnn.shape_label(first)}"),
                  fontsize=10)
     fig.tight_layout()
