@@ -2,7 +2,10 @@
 
 A config names systems, runs and figures. A run is a system, a task, a method and observables, and
 optionally a sweep over one key of the spec (one point per value), an `init` edge to another run's
-point (transfer learning, var+dyn), and `threads`. Each point becomes one run spec.
+point (transfer learning, var+dyn), `threads`, `resources` (a job's runtime and memory) and `segments`.
+Each point becomes one run spec. A dynamics point with `segments: K` becomes K jobs: K - 1 segment specs
+with a shorter t_final, then the point's own spec, sharing one state directory, so that each job resumes
+from the previous one's checkpoint and the last one's result table is the whole run's.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import os
 import shlex
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,53 @@ class Point:
     spec: dict[str, Any]
     threads: int
     init: tuple[str, str] | None  # (run, point) this point starts from
+    segments: tuple[float, ...] = ()  # t_final of each job before the last (the last runs spec's own t_final)
+    resources: dict[str, Any] = field(default_factory=dict)  # per job (per segment): runtime (min), mem_mb
 
     @property
     def dir(self) -> str:
         return f"results/runs/{self.run}/{self.label}"
+
+    @property
+    def state_dir(self) -> str:
+        return f"{self.dir}/state"
+
+    def segment_dir(self, k: int) -> str:
+        return f"{self.dir}/segments/{k}"
+
+    def segment_spec(self, k: int) -> dict[str, Any]:
+        """The spec of segment k (1 .. len(segments)): the point's spec ending at segments[k - 1]."""
+        spec = copy.deepcopy(self.spec)
+        spec["task"]["t_final"] = self.segments[k - 1]
+        spec["notes"]["segment"] = k
+        return spec
+
+    def previous_result(self, k: int | None = None) -> list[str]:
+        """The result of the job before segment k (None: before the point's own, last job)."""
+        k = len(self.segments) + 1 if k is None else k
+        return [f"{self.segment_dir(k - 1)}/result.csv"] if k > 1 else []
+
+
+# Methods whose checkpoint resumes a run whose only change is a longer task.t_final (their checkpoint
+# fingerprint leaves t_final out, and the result table carries the rows computed before): only these
+# can be split into segments. The transformer's dynamics checkpoint keys on t_final, so each of its
+# segments would start afresh (tests/pipeline/test_segments.py checks both sides of this list).
+SEGMENTABLE = ("rbm_tdvp", "rnn_tdvp")
+# a job's resources where neither the run nor the config's `resources` names them (minutes, MB)
+DEFAULT_RESOURCES = {"runtime": 60, "mem_mb": 4000}
+
+
+def segment_times(name: str, task: dict, k: int) -> tuple[float, ...]:
+    """t_final of segments 1 .. k - 1: the save times nearest to equal shares of the run."""
+    if task.get("kind") != "dynamics":
+        raise ValueError(f"run {name}: segments need a dynamics task (task.kind: dynamics)")
+    t_final = float(task["t_final"])
+    save = float(task.get("save_every", task["dt"]))
+    n = int(round(t_final / save))
+    if k > n:
+        raise ValueError(f"run {name}: segments ({k}) must not exceed the number of save times ({n}); each "
+                         "segment ends at a save time, where the solvers checkpoint")
+    return tuple(round(round(j * n / k) * save, 12) for j in range(1, k))
 
 
 def _label(key: str | None, value) -> str:
@@ -84,7 +130,15 @@ def expand_runs(config: dict) -> dict[str, dict[str, Point]]:
             init_ref = None
             if init:
                 init_ref = (init["run"], init.get("point", label if init.get("same_point") else "base"))
-            points[label] = Point(name, label, spec, int(run.get("threads", 1)), init_ref)
+            k = int(run.get("segments", 1))
+            segs = ()
+            if k > 1:
+                segs = segment_times(name, spec["task"], k)
+                if spec["method"]["name"] not in SEGMENTABLE:
+                    raise ValueError(f"run {name}: segments need a method whose checkpoint continues a longer "
+                                     f"t_final ({', '.join(SEGMENTABLE)}), not {spec['method']['name']!r}")
+            res = {**DEFAULT_RESOURCES, **config.get("resources", {}), **run.get("resources", {})}
+            points[label] = Point(name, label, spec, int(run.get("threads", 1)), init_ref, segs, res)
         out[name] = points
     for name, points in out.items():
         for p in points.values():
@@ -120,6 +174,8 @@ def checked_runs(config: dict) -> dict[str, dict[str, Point]]:
         for label, point in points.items():
             try:
                 parse_spec(point.spec)
+                for k in range(1, len(point.segments) + 1):
+                    parse_spec(point.segment_spec(k))
             except SpecError as e:
                 where = f"runs.{name}" + (f" (point {label})" if label != "base" else "")
                 raise ConfigError(f"{where}: {e}") from None
@@ -160,13 +216,19 @@ def figure_options_arg(config: dict, paper: str, fig: str) -> str:
     return shlex.quote(json.dumps(figure_entry(config, paper, fig).get("options", {}), sort_keys=True))
 
 
-def spec_text(point: Point) -> str:
+def spec_text(point: Point | dict) -> str:
     import yaml
 
     # libyaml's dumper writes the same text as yaml.safe_dump (checked on every point of both configs),
     # 3-8x faster; the text must not change, or every spec would look changed and every point rerun
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(point.spec, Dumper=dumper, sort_keys=False)
+    return yaml.dump(point.spec if isinstance(point, Point) else point, Dumper=dumper, sort_keys=False)
+
+
+def job_specs(point: Point) -> list[tuple[str, dict]]:
+    """(directory, spec) of every job of a point: its segments, then the point itself."""
+    return [(point.segment_dir(k), point.segment_spec(k)) for k in range(1, len(point.segments) + 1)] + \
+        [(point.dir, point.spec)]
 
 
 def write_specs(runs: dict[str, dict[str, Point]], root: str | Path = ".") -> list[str]:
@@ -179,9 +241,9 @@ def write_specs(runs: dict[str, dict[str, Point]], root: str | Path = ".") -> li
     """
     written = []
     for points in runs.values():
-        for point in points.values():
-            path = Path(root) / point.dir / "spec.yaml"
-            text = spec_text(point)
+        for where, spec in (js for point in points.values() for js in job_specs(point)):
+            path = Path(root) / where / "spec.yaml"
+            text = spec_text(spec)
             try:
                 if path.read_text() == text:
                     continue
