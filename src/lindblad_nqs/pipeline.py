@@ -195,6 +195,11 @@ def uses_gpu(point: Point, config: dict) -> int:
     return int(config.get("device", "cpu") == "gpu" and get_method(point.spec["method"]["name"]).uses_gpu)
 
 
+def gpu_model(point: Point, config: dict) -> str:
+    """The GPU type a GPU job asks for (config `gpu_model`; SLURM --gpus=MODEL:N), empty otherwise."""
+    return str(config.get("gpu_model", "")) if uses_gpu(point, config) else ""
+
+
 def figure_targets(config: dict) -> list[tuple[str, str]]:
     return [(paper, fig) for paper, figs in config.get("figures", {}).items() for fig in figs]
 

@@ -8,6 +8,11 @@ from lindblad_nqs import pipeline
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Interpreter that runs the workflow: the package is installed beside snakemake.
+# `snakemake --lint` flags two things in every rule, both kept: "no conda environment" (the project pins
+# one pip environment, requirements.lock, that also runs Snakemake; no conda channel is reachable where
+# it is built and tested, so a conda file would be untested) and "PY from outside the rule" (PY is that
+# environment's interpreter; as a param it would be a rerun trigger firing on every machine whose venv
+# lives elsewhere). Each rule says so beside it (tests/pipeline/test_lint.py).
 PY = sys.executable
 try:
     RUNS = pipeline.checked_runs(config)

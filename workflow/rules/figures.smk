@@ -2,6 +2,7 @@ localrules:
     figure,
 
 
+# lint: conda env, PY (justified in rules/common.smk, at PY)
 rule figure:
     input:
         figure_inputs,

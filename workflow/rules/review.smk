@@ -26,6 +26,7 @@ except claims_mod.ClaimsError as e:
     sys.exit(f"config error: {e}")
 
 
+# lint: conda env, PY (justified in rules/common.smk, at PY)
 rule review:
     input:
         ALL_RESULTS,
@@ -39,6 +40,7 @@ rule review:
 
 # The papers' claims re-measured: only the run points the claims read, all of them already in the DAG
 # for the figures, so the table adds no solve.
+# lint: conda env, PY (justified in rules/common.smk, at PY)
 rule claims:
     input:
         claims=CLAIMS_FILE,
@@ -52,6 +54,7 @@ rule claims:
         "{PY} -m lindblad_nqs claims {input.claims} {input.results} --out {output.csv} > {log} 2>&1"
 
 
+# lint: conda env, PY (justified in rules/common.smk, at PY)
 rule cross_method:
     input:
         references=CROSS_FILE,
