@@ -87,8 +87,8 @@ class POVMLindbladian:
     def connected(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For strings a (B, N) with entries 0..3, the strings b with L_a^b != 0 and the coefficients.
 
-        Returns (b, mel) of shapes (B, C) = (B, max_connections) (b int8, (B, C, N)); column 0 is a
-        itself with the sum of all diagonal contributions; padded entries have mel = 0 and b = a. Then
+        Returns b (B, C, N) int8 and mel (B, C), C = max_connections; column 0 is a itself with the sum
+        of all diagonal contributions; padded entries have mel = 0 and b = a. Then
         sum_b L_a^b p(b) = sum_c mel[:, c] p(b[:, c])."""
         return self.table.connected(a)
 
