@@ -138,10 +138,36 @@ def _resumed_t(info):
     return float("nan")
 
 
-@pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed beside the interpreter")
+def _checkpoint_t(path):
+    """The time of the checkpoint in path (0 when there is none yet)."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            return json.loads(str(d["__meta__"]))["t"]
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
+def _solve_processes(pgid):
+    """pids of the `lindblad_nqs solve` jobs in a process group (Snakemake's children)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and os.getpgid(int(d.name)) == pgid:
+                cmd = (d / "cmdline").read_bytes().split(b"\0")
+                if b"lindblad_nqs" in cmd and b"solve" in cmd:
+                    pids.append(int(d.name))
+        except (OSError, ProcessLookupError):
+            pass
+    return pids
+
+
+@pytest.mark.skipif(not SNAKEMAKE.exists() or not Path("/proc").is_dir(), reason="needs snakemake and /proc")
 def test_killed_job_resumes_on_rerun_with_the_uninterrupted_result(tmp_path):
-    """Snakemake killed (with its job) after the first checkpoint; a rerun resumes from it (the default
-    profile's rerun-incomplete) and ends with the uninterrupted run's tables."""
+    """A solve job killed (SIGKILL, as a node failure or a scheduler's time limit leaves it) after its
+    first checkpoint: Snakemake reports the job failed and removes its outputs; a rerun resumes from the
+    checkpoint and ends with the uninterrupted run's tables."""
     cfg = config(run={})
     cfg["runs"]["run"]["task"] = dict(SPEC["task"], t_final=0.3)
     _workflow(tmp_path / "a", cfg)
@@ -152,15 +178,17 @@ def test_killed_job_resumes_on_rerun_with_the_uninterrupted_result(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     state = tmp_path / "b/results/runs/run/base/state"
     deadline = time.time() + 300
-    while not (state.is_dir() and any(state.iterdir())) and time.time() < deadline and proc.poll() is None:
+    while _checkpoint_t(state / "checkpoint.npz") <= 0 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before a checkpoint could be interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    jobs = _solve_processes(proc.pid)
+    assert proc.poll() is None and jobs, "the run ended before a checkpoint could be interrupted"
+    for pid in jobs:
+        os.kill(pid, signal.SIGKILL)
+    assert proc.wait(timeout=120) != 0  # the job failed
     res = tmp_path / "b/results/runs/run/base/result.csv"
     assert not res.exists()
     _snakemake(tmp_path / "b")
     a = tmp_path / "a/results/runs/run/base"
     pd.testing.assert_frame_equal(pd.read_csv(a / "result.csv"), pd.read_csv(res))
     pd.testing.assert_frame_equal(_history(a / "result.history.csv"), _history(res.with_suffix(".history.csv")))
-    assert _resumed_t(json.loads(res.with_suffix(".json").read_text())) > 0
+    assert _resumed_t(json.loads(res.with_suffix(".json").read_text())) > 0  # it did resume, not restart
