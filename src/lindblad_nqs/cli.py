@@ -207,6 +207,9 @@ def main(argv=None) -> int:
     except (SpecError, CliError, RunError) as e:
         print(f"lindblad-nqs: error: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # a solver's NaN/inf update or cost: the run diverged, nothing is written
+        print(f"lindblad-nqs: error: the run diverged: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("lindblad-nqs: interrupted", file=sys.stderr)
         return 130

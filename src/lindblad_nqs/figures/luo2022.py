@@ -353,7 +353,8 @@ def loss_curves(runs, options):
         if h is None or "stage" not in h:
             continue
         spec = run.spec(p)
-        label = f"{run.shape_label(p)} ({_net_tag(spec).replace('x', ', ')}), {p}"
+        shape = run.shape_label(p)
+        label = f"{shape if 'x' in shape else 'N=' + shape} ({_net_tag(spec).replace('x', ', ')}), {p}"
         v = h[h["stage"] == "var"]
         for r, g in v.groupby("run"):
             ax.semilogy(g["iteration"], g["cost"], color=f"C{k}", lw=0.8, alpha=1.0 if r == 0 else 0.5,
