@@ -120,6 +120,8 @@ def _mem_mb():
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     why = _install()
+    if why and os.environ.get("LINDBLAD_NQS_REQUIRE_SLURM"):  # CI: a scheduler that cannot start is a failure
+        pytest.fail(why)
     if why:
         pytest.skip(why)
     d = tmp_path_factory.mktemp("slurm")
