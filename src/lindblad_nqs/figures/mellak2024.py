@@ -394,10 +394,10 @@ def pretraining_convergence(runs, options):
     names = {obs_of(r) for r in ("scratch", "pretrained", "large") if r in runs}
     a3.set_ylabel((obs_label(names.pop()) if len(names) == 1 else r"$\langle\sigma^x_j\sigma^x_{j+1}\rangle$, $j=N/2$")
                   + " (tracked)")
-    a1.legend(fontsize=6.5)
-    a3.legend(fontsize=6.5)
+    handles, labels = a3.get_legend_handles_labels()
     fig.suptitle(options.get("title", "mellak2024 Fig. 7: convergence with and without pre-training"), fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)  # below: no curve hidden
     return fig, pd.concat(rows, ignore_index=True)
 
 
