@@ -8,7 +8,7 @@ stderr for old and new, the difference in units of the combined stderr, and the 
 iteration of each with their ratio (new / old).
 
     python benchmarks/steady_driver_before_after.py --old /tmp/h1-old/src --new src --work /tmp/ba \
-        [--points mellak_tfi_cnn/g=2.0 ...] [--only old|new]
+        [--points mellak_tfi_cnn/g=2.0 ...] [--only old|new] [--seed S]
 
 --only reruns one side (the other side's files in --work are reused; its timing then comes from
 another run and the ratio is not a same-run ratio).
@@ -30,7 +30,9 @@ ENV1 = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": 
         "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1", "LINDBLAD_NQS_JAX_CACHE": "off"}
 
 
-def specs(points):
+def specs(points, seed=None):
+    import dataclasses
+
     import yaml
 
     from lindblad_nqs.pipeline import expand_runs, spec_text
@@ -39,7 +41,10 @@ def specs(points):
     out = {}
     for p in points:
         run, label = p.split("/")
-        out[p] = spec_text(runs[run][label])
+        point = runs[run][label]
+        if seed is not None:
+            point = dataclasses.replace(point, spec=dict(point.spec, seed=seed))
+        out[p] = spec_text(point)
     return out
 
 
@@ -70,9 +75,11 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--points", nargs="+", default=POINTS)
     ap.add_argument("--only", choices=("old", "new"))
+    ap.add_argument("--seed", type=int, help="another seed than the config's (the spread between seeds is the "
+                    "scale on which two code paths with different rounding may differ)")
     a = ap.parse_args()
     work = Path(a.work)
-    texts = specs(a.points)
+    texts = specs(a.points, a.seed)
     wall = {}
     for p, text in texts.items():
         for side, src in (("old", a.old), ("new", a.new)):
