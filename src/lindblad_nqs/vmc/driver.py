@@ -193,8 +193,11 @@ def optimise(opt, loop: LoopState, sampling: DoubledSampling, costs, *, iteratio
         loop.key, ks = jax.random.split(loop.key)
         loop.chain, batch = sampling.draw(y, loop.chain, ks, n_discard if it == 0 else 0)
         cost, g, aux = costs.value_and_grad(y, batch.x, batch.lq)
-        cost_h = float(cost)
-        if not (np.isfinite(cost_h) and bool(jnp.all(jnp.isfinite(g)))):
+        # the scalars of the row in one transfer
+        cost_h, finite, ess, var, gnorm = jax.device_get((cost, jnp.all(jnp.isfinite(g)), aux["ess"], aux["var"],
+                                                          jnp.linalg.norm(g)))
+        cost_h = float(cost_h)
+        if not (np.isfinite(cost_h) and bool(finite)):
             nan_streak += 1
             if nan_streak >= 5:
                 raise RuntimeError(f"cost or gradient not finite in 5 consecutive iterations (iteration {it})")
@@ -204,14 +207,14 @@ def optimise(opt, loop: LoopState, sampling: DoubledSampling, costs, *, iteratio
                 loop.chain = sampling.init(k0)
             continue
         nan_streak, good = 0, y
-        ess, var = float(aux["ess"]), float(aux["var"])
+        ess, var = float(ess), float(var)
         cost_err = float(np.sqrt(max(var, 0.0) / max(ess, 1.0)))
         loop.opt_state, info = opt.update(loop.opt_state, g, cost, cost_err,
                                           {"x": batch.x, "lq": batch.lq, "ess": aux["ess"]})
-        info = {k: np.asarray(v).item() for k, v in info.items()}  # the history's scalars, the only transfer
+        info = {k: np.asarray(v).item() for k, v in jax.device_get(info).items()}
         row = {"iteration": it + 1, "cost": cost_h, "cost_stderr": cost_err, "acceptance": batch.acceptance,
                "rhat": sampling.rhat(batch) if batch.log_rho is not None else 1.0, "ess": ess,
-               "grad_norm": float(jnp.linalg.norm(g)), "step": float(info.get("step", np.nan)),
+               "grad_norm": float(gnorm), "step": float(info.get("step", np.nan)),
                "time_s": time.perf_counter() - t0}
         if "accepted" in info:  # NAGD+ and Gauss-Newton may reject a step; checks.check_rows reads this
             row["accepted"] = bool(info["accepted"])
@@ -250,8 +253,8 @@ class SteadyCheckpoint:
     """The loop's state in a checkpoint.Checkpointer: optimiser state, chains and PRNG key as arrays;
     iteration, optimiser name and history as metadata."""
 
-    def __init__(self, checkpointer, opt, n_params: int):
-        self.ck, self.opt, self.n_params = checkpointer, opt, n_params
+    def __init__(self, checkpointer, n_params: int):
+        self.ck, self.n_params = checkpointer, n_params
 
     def save(self, loop: LoopState, optimizer: str) -> None:
         import jax
@@ -328,7 +331,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     track_key = prng_key(seed + 104729)
     key, k0 = jax.random.split(key)
     loop = LoopState(0, opt.init(state.theta0), sampling.init(k0), key, [])
-    ckpt = SteadyCheckpoint(checkpointer, opt, state.n_params)
+    ckpt = SteadyCheckpoint(checkpointer, state.n_params)
     loop = ckpt.resume(loop, cfg["iterations"], info)
 
     def save(loop):
