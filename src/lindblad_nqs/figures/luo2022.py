@@ -184,10 +184,11 @@ def tfi_steady_state(runs, options):
             rows.append(d.assign(source=role))
         ax.set_xlabel(r"$g/\gamma$")
         ax.set_ylabel(rf"$\langle\sigma^{o[1]}\rangle$")
-    axes[0][0].legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7)  # below the panels, hiding no point
     fig.suptitle(options.get("title", "luo2022 Fig. 3: dissipative TFI chain, V = 2, L1 steady state (4-Pauli POVM)"),
                  fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig, pd.concat(rows, ignore_index=True)
 
 
