@@ -41,7 +41,7 @@ def test_solve_writes_table_and_provenance(tmp_path):
     assert df["t"].isna().all() and (df["stderr"] == 0).all()
     assert list(df["observable"]) == ["sx", "sy", "sz", "szsz:1", "szsz_c:1", "sxsx:0,2"]
     prov = json.loads(out.with_suffix(".json").read_text())
-    assert prov["spec"]["method"] == {"name": "exact", "solver": "sector", "save_rho": False}
+    assert prov["spec"]["method"] == {"name": "exact", "solver": "sector", "integrator": "expm", "save_rho": False}
     assert prov["relative_residual"] < 1e-10 and len(prov["spec_hash"]) == 16
     assert "qutip" in prov["versions"] and prov["wall_time_s"] > 0
 
