@@ -287,14 +287,21 @@ class GaussNewton:
         return delta * jnp.minimum(1.0, self.max_norm / norm)
 
     def update(self, state, g, cost, cost_err, data):
+        import jax
         import jax.numpy as jnp
 
         theta, cost_h = state["theta"], float(cost)
-        G, b, scale = self._normal(*self.objective.residuals(theta, data))
+        e, K, w = self.objective.residuals(theta, data)
+        # the normal equations in float64 whatever the network's precision: G = A^T A squares A's condition,
+        # and in float32 the first step of the CNN already moved the cost by 5e-3 relative
+        with jax.enable_x64(True):
+            wide = jnp.complex128 if jnp.iscomplexobj(K) else jnp.float64
+            G, b, scale = self._normal(e.astype(wide), K.astype(wide), w.astype(jnp.float64))
         lam, ok, tries = float(state["lam"]), False, 0
         delta = jnp.zeros_like(theta)
         for tries in range(1, self.max_tries + 1):
-            delta = self._step(G, b, jnp.asarray(lam, theta.dtype) * scale)
+            with jax.enable_x64(True):
+                delta = self._step(G, b, jnp.asarray(lam * float(scale), jnp.float64)).astype(theta.dtype)
             c_new, ess = (float(v) for v in self.objective.value(theta + delta, data))
             if np.isfinite(c_new) and ess >= self.min_ess and c_new < cost_h:
                 ok = True
