@@ -90,9 +90,7 @@ EXPECT = {"rbm_tdvp": "not finite at t = 0", "rnn_tdvp": "not finite at t = 0", 
 
 @pytest.mark.parametrize("method", [
     "rbm_tdvp", "rnn_tdvp",
-    pytest.param("cnn", marks=pytest.mark.xfail(strict=True, reason=(
-        "vmc/driver.py raises RuntimeError after 5 non-finite costs, which the CLI does not report in one "
-        "line (a traceback, exit 1); raising FloatingPointError there would make it one line"))),
+    "cnn",
     "transformer",
 ])
 def test_diverging_run_stops_with_one_line_and_no_result(tmp_path, monkeypatch, capsys, method):

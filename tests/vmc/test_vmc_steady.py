@@ -151,7 +151,7 @@ def test_nan_cost_is_detected_and_aborts(tmp_path):
     m = Broken()
     params = m.init(prng_key(0), jnp.zeros((1, 2, 2), jnp.int8))
     cfg = dict(get_method("cnn").defaults, iterations=20, n_samples=16, n_chains=4, n_discard=1, track=[])
-    with pytest.raises(RuntimeError, match="not finite"):
+    with pytest.raises(FloatingPointError, match="not finite"):
         run_steady(s.system, m, params, cfg, list(s.observables), seed=0, state_dir=tmp_path / "nan")
 
 

@@ -200,7 +200,7 @@ def optimise(opt, loop: LoopState, sampling: DoubledSampling, costs, *, iteratio
         if not (np.isfinite(cost_h) and bool(finite)):
             nan_streak += 1
             if nan_streak >= 5:
-                raise RuntimeError(f"cost or gradient not finite in 5 consecutive iterations (iteration {it})")
+                raise FloatingPointError(f"cost or gradient not finite in 5 consecutive iterations (iteration {it})")
             loop.opt_state = opt.rollback(loop.opt_state, good)
             if sampling.sampler is not None:
                 loop.key, k0 = jax.random.split(loop.key)
