@@ -57,7 +57,7 @@ class Point:
 # fingerprint leaves t_final out, and the result table carries the rows computed before): only these
 # can be split into segments. The transformer's dynamics checkpoint keys on t_final, so each of its
 # segments would start afresh (tests/pipeline/test_segments.py checks both sides of this list).
-SEGMENTABLE = ("rbm_tdvp", "rnn_tdvp")
+SEGMENTABLE = ("rbm_tdvp", "rnn_tdvp", "transformer")
 # a job's resources where neither the run nor the config's `resources` names them (minutes, MB)
 DEFAULT_RESOURCES = {"runtime": 60, "mem_mb": 4000}
 

@@ -57,7 +57,7 @@ def test_segments_end_at_save_times_and_differ_only_in_t_final():
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda r: r.update(method={"name": "transformer"}), "segments need a method whose checkpoint continues"),
+    (lambda r: r.update(method={"name": "exact"}), "segments need a method whose checkpoint continues"),
     (lambda r: r.update(task={"kind": "steady"}, method={"name": "exact"}), "segments need a dynamics task"),
 ])
 def test_segments_refused_where_a_segment_would_not_resume(edit, message):
@@ -67,25 +67,36 @@ def test_segments_refused_where_a_segment_would_not_resume(edit, message):
         pipeline.checked_runs(cfg)
 
 
-def test_transformer_dynamics_does_not_resume_a_shorter_t_final(tmp_path):
-    """Why transformer is not in pipeline.SEGMENTABLE: its checkpoint of a shorter run is not reused by a
-    longer one (the run starts afresh). When this fails, the solver has learnt it: add it to the list."""
+def test_transformer_dynamics_continues_a_shorter_run_to_the_same_result(tmp_path):
+    """A longer t_final continues the shorter run's finished checkpoint (what a segment does) and ends with
+    the uninterrupted run's table and history; a shorter t_final does not take a longer run's state."""
     pytest.importorskip("torch")
     from conftest import solve_cli
 
     spec = {"system": {"lattice": {"shape": [2], "boundary": "periodic"}, "couplings": {"Jz": 0.5},
                        "field": {"hx": 0.5}, "jumps": [{"op": "sigma_minus", "rate": 1.0}]},
-            "task": {"kind": "dynamics", "t_final": 0.04, "dt": 0.02, "save_every": 0.02, "initial": {"product": "z+"}},
+            "task": {"kind": "dynamics", "t_final": 0.08, "dt": 0.02, "save_every": 0.02, "initial": {"product": "z+"}},
             "method": {"name": "transformer", "samples": 16, "eval_samples": 16, "n_layers": 1, "d_model": 8,
                        "n_heads": 2, "d_ff": 8, "inner_max": 2, "device": "cpu"},
             "observables": ["sz"], "seed": 0}
     short = copy.deepcopy(spec)
-    short["task"]["t_final"] = 0.02
+    short["task"]["t_final"] = 0.04
     solve_cli(tmp_path, short, "short", state=tmp_path / "state")
     solve_cli(tmp_path, spec, "long", state=tmp_path / "state")
+    solve_cli(tmp_path, spec, "fresh", state=tmp_path / "fresh_state")
     info = json.loads((tmp_path / "long" / "result.json").read_text())
-    assert [r["resumed_from"] for r in info["per_run"]] == [None], info["per_run"]
-    assert "transformer" not in pipeline.SEGMENTABLE
+    assert [r["resumed_from"]["step"] for r in info["per_run"]] == [2], info["per_run"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "long" / "result.csv"),
+                                  pd.read_csv(tmp_path / "fresh" / "result.csv"))
+    h_long, h_fresh = (pd.read_csv(tmp_path / d / "result.history.csv").drop(columns="time_s")
+                       for d in ("long", "fresh"))
+    pd.testing.assert_frame_equal(h_long, h_fresh)
+    solve_cli(tmp_path, short, "short_again", state=tmp_path / "state")  # the 0.08 state is not reused
+    again = json.loads((tmp_path / "short_again" / "result.json").read_text())
+    assert [r["resumed_from"] for r in again["per_run"]] == [None]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "short_again" / "result.csv"),
+                                  pd.read_csv(tmp_path / "short" / "result.csv"))
+    assert "transformer" in pipeline.SEGMENTABLE
 
 
 def _snakemake(cwd, *args, timeout=600):

@@ -187,7 +187,8 @@ VOLATILE = ("checkpoint_every", "seeds")
 
 def checkpoint_fingerprint(spec: RunSpec, p: dict, init_state, k: int) -> str:
     """The checkpoint policy (checkpoint.fingerprint) of run k: the resolved spec without the volatile
-    keys, with the content of the --init-state model it starts from."""
+    keys, with the content of the --init-state model it starts from. A dynamics run's t_final is volatile:
+    a longer run continues a shorter one's checkpoint (the segments of pipeline.SEGMENTABLE)."""
     from ..checkpoint import file_digest, fingerprint
 
     volatile = VOLATILE + (("eval_samples",) if spec.task.kind == "steady" else ())
@@ -195,7 +196,7 @@ def checkpoint_fingerprint(spec: RunSpec, p: dict, init_state, k: int) -> str:
     if init_state is not None:
         f = Path(init_state) / f"model_run{k}.pt"
         init = file_digest(f) if f.is_file() else str(init_state)
-    return fingerprint(dict(spec.raw, init_state=init), volatile)
+    return fingerprint(dict(spec.raw, init_state=init), volatile, ("t_final",) if spec.task.kind == "dynamics" else ())
 
 
 def _load_init(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str):
@@ -261,6 +262,8 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         if got is None:
             continue
         ck, meta = got
+        if meta["step"] > n_steps:  # a longer run's state is not this shorter run's result
+            continue
         model.load_state_dict(ck["model"])
         if ck.get("opt") is not None:
             opt.load_state_dict(ck["opt"])
