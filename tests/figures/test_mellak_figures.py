@@ -184,3 +184,15 @@ def test_fig4_same_optimizer_ratio(tmp_path):
     fig, table = get_figure("mellak2024", "fig4")({"cnn": cnn, "rbm": rbm}, {})
     assert np.allclose(table["cnn_over_rbm"], 2.0)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["4", "6", "8", "12"]
+
+
+def test_fig7_tracked_observable_carries_its_stderr(tmp_path):
+    h = history(np.linspace(2.0, 1.0, 30), **{"sxsx:3,4": np.linspace(0, -0.5, 30)})
+    h["sxsx:3,4_stderr"] = 0.02
+    sp = spec([8], boundary="open", hermitian=True, optimizer="nagd")
+    run = fake_run(tmp_path, "scratch", {"base": (sp, [(None, "sxsx:3,4", -0.5, 0.01)], {}, h)})
+    fig, table = get_figure("mellak2024", "fig7")({"scratch": run}, {"observable": "sxsx:3,4"})
+    tracked = table[(table.source == "scratch") & (table.quantity == "sxsx:3,4")]
+    assert np.allclose(tracked["stderr"], 0.02)
+    bars = [c for c in fig.axes[2].containers if getattr(c, "has_yerr", False)]
+    assert bars and np.allclose(np.ptp(bars[0].lines[2][0].get_segments()[0][:, 1]), 0.04)  # +- one stderr

@@ -90,6 +90,8 @@ def test_checkpoint_resume_is_exact(tmp_path, optimizer):
         np.testing.assert_array_equal(pa[k], pb[k])
     assert list(resumed.history["iteration"]) == list(range(1, 7))
     np.testing.assert_array_equal(resumed.history["cost"], straight.history["cost"])
+    tracked = [c for c in straight.history if f"{c}_stderr" in straight.history]  # every tracked value has its error
+    assert tracked and (straight.history[[f"{c}_stderr" for c in tracked]].dropna() > 0).all().all()
     # another system in the same state dir does not resume from it
     other = dict(SYSTEM, field={"hx": 0.3})
     fresh = solve(spec(dict(base, iterations=4, checkpoint_every=3), system=other), tmp_path, "b")

@@ -38,6 +38,18 @@ _PAIR = re.compile(r"^s([xyz])s\1:(\d+),(\d+)$")
 _DIST = re.compile(r"^s([xyz])s\1(_c)?:(\d+)$")
 
 
+
+def _plot_tracked(ax, h, obs, role, **style):
+    """A tracked observable against iteration, with its sampling error where the history has it
+    (`{obs}_stderr`, one standard error from the tracking sample); returns the data rows it drew."""
+    hh = h.dropna(subset=[obs])
+    err = hh[f"{obs}_stderr"] if f"{obs}_stderr" in hh else None
+    ax.errorbar(hh["iteration"], hh[obs], yerr=err, fmt="o-", ms=2.5, lw=0.8, elinewidth=0.6, capsize=0, **style)
+    out = pd.DataFrame({"source": role, "iteration": hh["iteration"], "quantity": obs, "value": hh[obs]})
+    if err is not None:
+        out["stderr"] = err.to_numpy()
+    return out
+
 def obs_label(name: str) -> str:
     """A readable axis or legend label for an observable name ('sx', 'sxsx:3,4', 'szsz_c:1')."""
     if re.fullmatch(r"s[xyz]", name):
@@ -154,9 +166,7 @@ def convergence_cnn_vs_rbm(runs, options):
             label += " [warning]"
         color = f"C{i}"
         if obs in h:
-            hh = h.dropna(subset=[obs])
-            a1.plot(hh["iteration"], hh[obs], "o-", ms=2.5, lw=0.8, color=color, label=label)
-            rows.append(pd.DataFrame({"source": role, "iteration": hh["iteration"], "quantity": obs, "value": hh[obs]}))
+            rows.append(_plot_tracked(a1, h, obs, role, color=color, label=label))
         a2.semilogy(h["iteration"], h["cost"], color=color, lw=0.8, label=label)
         rows.append(pd.DataFrame({"source": role, "iteration": h["iteration"], "quantity": "cost", "value": h["cost"]}))
     if "exact" in runs:
@@ -375,9 +385,7 @@ def pretraining_convergence(runs, options):
                                       "value": var}))
         obs = obs_of(role)
         if obs in h:
-            hh = h.dropna(subset=[obs])
-            a3.plot(hh["iteration"], hh[obs], "o-", ms=2.5, lw=0.8, color=f"C{k}", label=lab)
-            rows.append(pd.DataFrame({"source": role, "iteration": hh["iteration"], "quantity": obs, "value": hh[obs]}))
+            rows.append(_plot_tracked(a3, h, obs, role, color=f"C{k}", label=lab))
     if "exact" in runs:
         ex = runs["exact"].table
         sel = ex[ex["observable"] == options.get("exact_observable", obs_of("exact") or obs_of("scratch"))]

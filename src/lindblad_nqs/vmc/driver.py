@@ -350,7 +350,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
                 kt = jax.random.fold_in(track_key, it - 1)  # its own stream: tracking never changes the optimisation
                 res, _ = observer(opt.params(loop.opt_state), cfg["track_samples"], kt, 2)
                 for o in tracked_obs:
-                    loop.rows[-1][o.name] = res[o.name][0]
+                    loop.rows[-1][o.name], loop.rows[-1][f"{o.name}_stderr"] = res[o.name][0], res[o.name][1]
         callbacks.append(track)
     bar = None
     if progress:
