@@ -20,6 +20,20 @@ def solve_cli(tmp_path, spec: dict, name: str, state=None):
     return pd.read_csv(out), pd.read_csv(out.with_suffix(".history.csv"))
 
 
+def solve_point(root, run: str, point: str, spec: dict):
+    """`lindblad-nqs solve` of a spec as the pipeline lays it out: root/results/runs/RUN/POINT/result.csv."""
+    import yaml
+
+    from lindblad_nqs.cli import main
+
+    spec = dict(spec, notes={"run": run, "point": point})
+    d = root / "results" / "runs" / run / point
+    d.mkdir(parents=True)
+    (d / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["solve", str(d / "spec.yaml"), "--out", str(d / "result.csv")]) == 0
+    return d / "result.csv"
+
+
 def assert_resume_equals_uninterrupted(tmp_path, spec: dict, full, hfull, t_stop: float):
     """A run stopped at t_stop (a save time) and continued in the same state dir ends with the same
     result table, and the same history apart from wall times, as the uninterrupted (full, hfull)."""

@@ -10,6 +10,7 @@ import yaml
 
 from lindblad_nqs import claims, pipeline
 from lindblad_nqs.cli import main
+from conftest import solve_point  # noqa: E402  (tests/conftest.py, shared helpers)
 from lindblad_nqs.exact.dynamics import dense_expect
 from lindblad_nqs.exact.steady import solve_qutip
 from lindblad_nqs.spec import parse_system
@@ -57,13 +58,6 @@ def test_no_sum_rule_where_the_bonds_or_jumps_move_sz(system):
 
 # --- the evaluator on result files written by `lindblad-nqs solve` ------------------------------------
 
-def solve(root: Path, run: str, point: str, spec: dict) -> Path:
-    spec = dict(spec, notes={"run": run, "point": point})
-    d = root / "results" / "runs" / run / point
-    d.mkdir(parents=True)
-    (d / "spec.yaml").write_text(yaml.safe_dump(spec))
-    assert main(["solve", str(d / "spec.yaml"), "--out", str(d / "result.csv")]) == 0
-    return d / "result.csv"
 
 
 TFI = {"system": {"lattice": {"shape": [4], "boundary": "periodic"}, "preset": {"name": "tfi", "V": 2.0, "g": 2.0}},
@@ -73,11 +67,11 @@ TFI = {"system": {"lattice": {"shape": [4], "boundary": "periodic"}, "preset": {
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("claims")
-    a = solve(root, "tfi", "g=2.0", TFI)
+    a = solve_point(root, "tfi", "g=2.0", TFI)
     other = dict(TFI, system={**TFI["system"], "lattice": {"shape": [5], "boundary": "periodic"}})
-    b = solve(root, "tfi5", "base", other)
+    b = solve_point(root, "tfi5", "base", other)
     dyn = dict(TFI, task={"kind": "dynamics", "t_final": 1.0, "dt": 0.1, "save_every": 0.5, "initial": {"product": "z+"}})
-    c = solve(root, "tfi_dyn", "base", dyn)
+    c = solve_point(root, "tfi_dyn", "base", dyn)
     return root, [a, b, c]
 
 
@@ -172,7 +166,7 @@ def test_sum_rule_all_reads_every_non_exact_steady_state_of_a_model_with_the_rul
     made = []
     for run, src, shift, spec in [("good", files[0], 0.0, None), ("bad", files[1], 0.05, None), ("heis", None, 0.0, heis)]:
         if spec is not None:
-            csv = solve(tmp_path, run, "base", spec)
+            csv = solve_point(tmp_path, run, "base", spec)
             prov = json.loads(csv.with_suffix(".json").read_text())
         else:
             d = tmp_path / "results" / "runs" / run / "base"

@@ -8,28 +8,22 @@ import pytest
 import yaml
 
 from lindblad_nqs.cli import main
+from conftest import solve_point  # noqa: E402  (tests/conftest.py, shared helpers)
 
 TFI = {"system": {"lattice": {"shape": [4], "boundary": "periodic"}, "preset": {"name": "tfi", "V": 2.0, "g": 2.0}},
        "task": {"kind": "steady"}, "observables": ["sx", "sy", "sz"], "seed": 0}
 
 
-def solve(root: Path, run: str, point: str, spec: dict) -> Path:
-    spec = dict(spec, notes={"run": run, "point": point})
-    d = root / "results" / "runs" / run / point
-    d.mkdir(parents=True)
-    (d / "spec.yaml").write_text(yaml.safe_dump(spec))
-    assert main(["solve", str(d / "spec.yaml"), "--out", str(d / "result.csv")]) == 0
-    return d / "result.csv"
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("review")
-    exact = solve(root, "tfi_exact", "g=2.0", dict(TFI, method={"name": "exact"}))
+    exact = solve_point(root, "tfi_exact", "g=2.0", dict(TFI, method={"name": "exact"}))
     # an independent solver of the same system (QuTiP's steady state): a second method, error ~ 1e-10
-    qutip = solve(root, "tfi_qutip", "g=2.0", dict(TFI, method={"name": "exact", "solver": "qutip"}))
+    qutip = solve_point(root, "tfi_qutip", "g=2.0", dict(TFI, method={"name": "exact", "solver": "qutip"}))
     # the same model on 5 sites: another system, never compared with the 4-site reference
-    other = solve(root, "tfi5", "g=2.0", dict(TFI, method={"name": "exact", "solver": "qutip"},
+    other = solve_point(root, "tfi5", "g=2.0", dict(TFI, method={"name": "exact", "solver": "qutip"},
                                                 system={**TFI["system"], "lattice": {"shape": [5]}}))
     return root, [exact, qutip, other]
 
