@@ -75,8 +75,8 @@ def build_state(lattice, p: dict, initial: str, seed: int):
     q = get_povm(p["povm"]).product_probabilities(initial)
     # a square lattice is read along the row snake, so that consecutive sites of the path are neighbours
     order = tuple(int(i) for i in lattice.snake_ordering(0, False)) if lattice.dim == 2 else None
-    perms = {"translations": lattice.translation_permutations, "all": lattice.symmetry_permutations,
-             "none": None}[p["symmetry"]]
+    perms = {"translations": lambda: lattice.translation_permutations, "all": lambda: lattice.symmetry_permutations,
+             "none": lambda: None}[p["symmetry"]]()  # only the group asked for is built
     sym = None if perms is None or len(perms) == 1 else tuple(tuple(int(i) for i in g) for g in perms)
     module = POVMRNN(n_sites=n, hidden=p["hidden"], depth=p["depth"], cell=p["cell"], product=tuple(q),
                      init_noise=p["init_noise"], order=order, symmetries=sym,
