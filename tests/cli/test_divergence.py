@@ -108,3 +108,66 @@ def test_diverging_run_stops_with_one_line_and_no_result(tmp_path, monkeypatch, 
     assert rc == 2, err
     assert len(err) == 1 and err[0].startswith("lindblad-nqs: error:") and EXPECT[method] in err[0], err
     assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+# --- the Transformer stops at the divergence rule, not at the end of its budget ----------------------
+
+def _count_nan_costs(monkeypatch, name, bad=lambda n: True):
+    """Replaces training.NAME (l1_cost or trapezoid_cost) by the real cost with a NaN value on the calls
+    where bad(call number) holds; returns the list of call numbers made."""
+    from lindblad_nqs.povm_solvers import training
+
+    real, calls = getattr(training, name), []
+
+    def cost(*a, **k):
+        res = real(*a, **k)
+        calls.append(len(calls) + 1)
+        return dataclasses.replace(res, value=float("nan")) if bad(len(calls)) else res
+
+    monkeypatch.setattr(training, name, cost)
+    return calls
+
+
+def _solve(tmp_path, spec):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "result.csv"
+    rc = main(["solve", str(path), "--out", str(out), "--state-dir", str(tmp_path / "state")])
+    return rc, out
+
+
+TRANSFORMER_DYN = {**SPECS["transformer"], "task": {"kind": "dynamics", "t_final": 0.2, "dt": 0.02, "save_every": 0.1,
+                                                     "initial": {"product": "z+"}},
+                   "method": {**SPECS["transformer"]["method"], "inner_max": 20, "inner_min": 20, "inner_tol": 1e-9}}
+
+
+@pytest.mark.parametrize("task, cost", [("steady", "l1_cost"), ("dynamics", "trapezoid_cost")])
+def test_transformer_stops_after_five_nonfinite_costs(tmp_path, monkeypatch, capsys, task, cost):
+    """40 steady iterations / 10 steps of 20 inner iterations, every cost NaN: the run stops at the 5th
+    (the old loop ran its whole budget and failed only at the final result check)."""
+    pytest.importorskip("torch")
+    spec = ({**SPECS["transformer"], "method": {**SPECS["transformer"]["method"], "iterations": 40}}
+            if task == "steady" else TRANSFORMER_DYN)
+    calls = _count_nan_costs(monkeypatch, cost)
+    rc, out = _solve(tmp_path, spec)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert "the run diverged: cost or gradient not finite in 5 consecutive iterations" in err[0], err
+    assert len(calls) == 5
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+def test_transformer_survives_isolated_nonfinite_costs(tmp_path, monkeypatch):
+    """Four NaN costs in a row, then finite ones: no step is taken on the bad ones, the run finishes with
+    a finite result and one history row per finite iteration."""
+    pytest.importorskip("torch")
+    import pandas as pd
+
+    spec = {**SPECS["transformer"], "method": {**SPECS["transformer"]["method"], "iterations": 10}}
+    calls = _count_nan_costs(monkeypatch, "l1_cost", bad=lambda n: 2 <= n <= 5)
+    rc, out = _solve(tmp_path, spec)
+    assert rc == 0 and len(calls) == 10
+    table = pd.read_csv(out)
+    assert np.isfinite(table["value"]).all()
+    hist = pd.read_csv(out.with_suffix(".history.csv"))
+    assert list(hist["iteration"]) == [1, 6, 7, 8, 9, 10] and np.isfinite(hist["cost"]).all()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..divergence import NonFiniteStreak
 from ..model import SpinSystem
 from ..observables import Observable
 from ..povm import POVMLindbladian, estimate, get_povm
@@ -62,6 +63,12 @@ class POVMTrainer:
         self.chunk = chunk
         self.prefix = prefix  # False: every connected string through the full pass (the same values, slower)
         self.dtype = next(model.parameters()).dtype
+        self.streak = NonFiniteStreak()  # non-finite costs in a row, over both costs' iterations
+
+    def _finite(self, value: float) -> bool:
+        """Whether a cost and the gradient it left on the parameters are finite (one host sync)."""
+        grads = [q.grad.reshape(-1) for q in self.model.parameters() if q.grad is not None]
+        return math.isfinite(value) and (not grads or bool(torch.isfinite(torch.cat(grads)).all()))
 
     def prepare(self, a, weights=None) -> ConnectedBatch:
         return prepare(self.lind, a, weights, device=self.device, dtype=self.dtype,
@@ -118,7 +125,9 @@ class POVMTrainer:
         return [(o.name, *estimate(self.povm, o, a, weights=p)) for o in observables]
 
     # --- the two costs ------------------------------------------------------------------------------
-    def steady_iteration(self, opt, n_samples: int, exact_sum: bool = False) -> dict:
+    def steady_iteration(self, opt, n_samples: int, exact_sum: bool = False, where: str = "") -> dict | None:
+        """One Adam step on the L1 cost; None when the cost or its gradient is not finite, the step is not
+        taken (the parameters stay the last finite ones) and `self.streak` counts it (divergence rule)."""
         if exact_sum:
             a, batch = self._all_strings(), self.exact_batch()
         else:
@@ -127,6 +136,9 @@ class POVMTrainer:
         self.model.train()
         opt.zero_grad(set_to_none=True)
         res = l1_cost(self.model, batch, backward=True, chunk=self.chunk)
+        if not self.streak.check(self._finite(res.value), where or "a steady iteration"):
+            opt.zero_grad(set_to_none=True)
+            return None
         opt.step()
         mags = self.exact_magnetisations() if exact_sum else self.magnetisations(a)
         return {"cost": res.value, "cost_stderr": res.stderr, "unique_a": batch.n_a,
@@ -134,7 +146,7 @@ class POVMTrainer:
 
     def trapezoid_step(self, tau: float, n_samples: int, lr: float, tol: float, max_iter: int,
                        min_iter: int = 1, extrapolate_from=None, lr_final: float | None = None,
-                       exact_sum: bool = False, window: int = 0, noise: float = 1.0) -> dict:
+                       exact_sum: bool = False, window: int = 0, noise: float = 1.0, where: str = "") -> dict:
         """One time step 2 tau: minimise Eq. 4 over the model, compared with the current distribution,
         with a fresh Adam each step, until `inner_stop_reason` says stop (tol met, the cost at its Monte
         Carlo noise floor when window > 0, or max_iter iterations).
@@ -145,7 +157,9 @@ class POVMTrainer:
         With `exact_sum` the cost is the exact sum over all 4^N strings (weights p(a)) instead of a
         Monte Carlo estimate (tiny systems: diagnostics and tests).
         Returns the step record: iterations used, why the loop stopped, the cost of the first iteration
-        (about 2 tau ||L p||_1 without extrapolation) and the mean of the last three, and whether `tol` was met."""
+        (about 2 tau ||L p||_1 without extrapolation) and the mean of the last three, and whether `tol` was met.
+        An inner iteration whose cost or gradient is not finite takes no step and counts towards the
+        divergence rule (`self.streak`); the stopping rules see only the finite costs."""
         old = copy.deepcopy(self.model).eval()
         for p in old.parameters():
             p.requires_grad_(False)
@@ -174,6 +188,9 @@ class POVMTrainer:
             self.model.train()
             opt.zero_grad(set_to_none=True)
             res = trapezoid_cost(self.model, old_lp, batch, tau, backward=True, chunk=self.chunk)
+            if not self.streak.check(self._finite(res.value), f"{where + ', ' if where else ''}inner iteration {it}"):
+                opt.zero_grad(set_to_none=True)
+                continue
             costs.append(res.value)
             stderrs.append(res.stderr)
             stop = inner_stop_reason(costs, stderrs, 2 * tau, tol, max_iter, min_iter, window, noise)
@@ -183,8 +200,10 @@ class POVMTrainer:
                     break  # the cost is measured at the parameters before this iteration's update
             opt.step()
         mags = self.exact_magnetisations() if exact_sum else self.magnetisations(a)
+        if not costs:  # every inner iteration non-finite, fewer than the divergence rule's limit
+            costs, stderrs = [math.nan], [math.nan]
         return {"inner_iterations": it, "stop_reason": reason, "cost_start": costs[0],
-                "cost": float(np.mean(costs[-3:])), "cost_stderr": res.stderr, "converged": reason == "tol",
+                "cost": float(np.mean(costs[-3:])), "cost_stderr": stderrs[-1], "converged": reason == "tol",
                 **mags}
 
 

@@ -292,10 +292,12 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
             for g in opt.param_groups:
                 g["lr"] = lr_at(it, n_it, p["lr"], p["lr_final"])
             t_row = time.perf_counter()
-            rec = trainer.steady_iteration(opt, p["samples"], exact_sum=p["exact_sum"])
+            rec = trainer.steady_iteration(opt, p["samples"], exact_sum=p["exact_sum"], where=f"iteration {it}")
+            progress.update(1)
+            if rec is None:  # a non-finite cost: no step, no history row (divergence rule)
+                continue
             hist.append({"run": k, "stage": "var", "iteration": it + 1, "t": np.nan, **rec,
                          "time_s": time.perf_counter() - t_row})
-            progress.update(1)
             if (it + 1) % p["checkpoint_every"] == 0 and it + 1 < n_it:
                 save_ckpt(it + 1, 0)
         it0 = n_it
@@ -309,7 +311,8 @@ def _run_one(spec: RunSpec, ctx: RunContext, p: dict, k: int, device: str) -> di
         now = [q.detach().clone() for q in model.parameters()]
         rec = trainer.trapezoid_step(tau, p["samples"], p["dyn_lr"], p["inner_tol"], p["inner_max"], p["inner_min"],
                                      extrapolate_from=prev, lr_final=p["dyn_lr_final"] or None,
-                                     exact_sum=p["exact_sum"], window=p["inner_window"], noise=p["inner_noise"])
+                                     exact_sum=p["exact_sum"], window=p["inner_window"], noise=p["inner_noise"],
+                                     where=f"time step {step + 1}")
         if p["warm_start"] == "extrapolate":
             prev = now
         t = (step + 1) * 2 * tau

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..divergence import NonFiniteStreak
 from .observables import estimate
 from .optimizers import Objective, from_arrays, make_optimizer, to_arrays
 from .sampling import PRNG_IMPL, ExactSampler, MetropolisSampler, autocorr_time, enumerate_configs, prng_key, split_rhat
@@ -186,7 +187,7 @@ def optimise(opt, loop: LoopState, sampling: DoubledSampling, costs, *, iteratio
     import jax
     import jax.numpy as jnp
 
-    nan_streak, good = 0, opt.params(loop.opt_state)
+    streak, good = NonFiniteStreak(), opt.params(loop.opt_state)
     for it in range(loop.iteration, iterations):
         t0 = time.perf_counter()
         y = opt.point(loop.opt_state)
@@ -197,16 +198,13 @@ def optimise(opt, loop: LoopState, sampling: DoubledSampling, costs, *, iteratio
         cost_h, finite, ess, var, gnorm = jax.device_get((cost, jnp.all(jnp.isfinite(g)), aux["ess"], aux["var"],
                                                           jnp.linalg.norm(g)))
         cost_h = float(cost_h)
-        if not (np.isfinite(cost_h) and bool(finite)):
-            nan_streak += 1
-            if nan_streak >= 5:
-                raise FloatingPointError(f"cost or gradient not finite in 5 consecutive iterations (iteration {it})")
+        if not streak.check(bool(np.isfinite(cost_h) and finite), f"iteration {it}"):
             loop.opt_state = opt.rollback(loop.opt_state, good)
             if sampling.sampler is not None:
                 loop.key, k0 = jax.random.split(loop.key)
                 loop.chain = sampling.init(k0)
             continue
-        nan_streak, good = 0, y
+        good = y
         ess, var = float(ess), float(var)
         cost_err = float(np.sqrt(max(var, 0.0) / max(ess, 1.0)))
         loop.opt_state, info = opt.update(loop.opt_state, g, cost, cost_err,
