@@ -196,3 +196,68 @@ def test_fig7_tracked_observable_carries_its_stderr(tmp_path):
     assert np.allclose(tracked["stderr"], 0.02)
     bars = [c for c in fig.axes[2].containers if getattr(c, "has_yerr", False)]
     assert bars and np.allclose(np.ptp(bars[0].lines[2][0].get_segments()[0][:, 1]), 0.04)  # +- one stderr
+
+
+# --- figure options that name points -------------------------------------------------------------------
+
+def _rotated_points(gs, **extra):
+    return {f"g={g}": (spec([6], sweep_key="system.preset.g", sweep_value=g, boundary="open", hermitian=True,
+                            optimizer="nagd"), [(None, "sxsx:2,3", g, 0.01)], dict(extra), history(np.ones(5)))
+            for g in gs}
+
+
+@pytest.mark.parametrize("fig, runs_of, options, message", [
+    ("fig3", lambda c, e: {"cnn": c, "exact": e}, {"point": "g=2.0"},
+     "mellak2024/fig3: option point = 'g=2.0' names no point of run cnn (its points: g=-1.0, g=1.0)"),
+    ("fig5", lambda c, e: {"cnn": c, "exact": e}, {"eig_point": "g=0.5"},
+     "mellak2024/fig5: option eig_point = 'g=0.5' names no point of run cnn (its points: g=-1.0, g=1.0)"),
+    ("fig7", lambda c, e: {"scratch": c, "exact": e}, {"points": {"scratch": "g=2.0"}, "exact_point": "g=1.0"},
+     "mellak2024/fig7: option points.scratch = 'g=2.0' names no point of run cnn (its points: g=-1.0, g=1.0)"),
+    ("fig7", lambda c, e: {"scratch": c, "exact": e}, {"points": {"scratch": "g=1.0"}, "exact_point": "g=2.0"},
+     "mellak2024/fig7: option exact_point = 'g=2.0' names no point of run exact (its points: g=-1.0, g=0.0, g=1.0)"),
+])
+def test_an_option_naming_a_missing_point_is_an_error_naming_figure_option_and_points(tmp_path, fig, runs_of,
+                                                                                    options, message):
+    """These options once fell back silently to a run's first point (fig3, fig7) or left the panel out (fig5)."""
+    from lindblad_nqs.figures.data import FigureError
+
+    cnn = fake_run(tmp_path, "cnn", _rotated_points((-1.0, 1.0), rho_eigenvalues=[0.9, 0.1]))
+    exact = fake_run(tmp_path, "exact", _rotated_points((-1.0, 0.0, 1.0)), method="exact")
+    with pytest.raises(FigureError) as e:
+        get_figure("mellak2024", fig)(runs_of(cnn, exact), options)
+    assert str(e.value) == message
+
+
+def test_fig3_and_fig7_take_the_named_point_not_the_first(tmp_path):
+    pts = _rotated_points((-1.0, 1.0))
+    for g, (sp, rows, extra, h) in zip((-1.0, 1.0), pts.values()):
+        h["cost"] = 10.0 + g  # tells the points apart in the plotted table
+        h["sxsx:2,3"] = g
+    cnn = fake_run(tmp_path, "cnn", pts)
+    exact = fake_run(tmp_path, "exact", {k: (sp, [(None, "sxsx:2,3", 0.5 + i, 0.0)], {}, None)
+                                         for i, (k, (sp, *_)) in enumerate(_rotated_points((-1.0, 1.0)).items())},
+                     method="exact")
+    _, t3 = get_figure("mellak2024", "fig3")({"cnn": cnn, "exact": exact}, {"point": "g=1.0", "observable": "sxsx:2,3"})
+    assert set(t3[t3.quantity == "cost"].value) == {11.0}
+    assert list(t3[t3.source == "exact"].value) == [1.5]
+    _, t7 = get_figure("mellak2024", "fig7")({"scratch": cnn, "exact": exact},
+                                             {"observable": "sxsx:2,3", "points": {"scratch": "g=1.0"},
+                                              "exact_point": "g=1.0"})
+    assert set(t7[t7.quantity == "cost"].value) == {11.0}
+    with pytest.raises(ValueError, match="mellak2024/fig7: run cnn has points g=-1.0, g=1.0; option points.scratch "
+                                         "must name one"):
+        get_figure("mellak2024", "fig7")({"scratch": cnn}, {"observable": "sxsx:2,3"})
+
+
+def test_the_cli_prints_a_missing_point_on_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
+    from lindblad_nqs.cli import main
+
+    cnn = fake_run(tmp_path, "cnn", _rotated_points((-1.0, 1.0)))
+    out = tmp_path / "fig" / "fig3.pdf"
+    rc = main(["figure", "mellak2024", "fig3", "--runs", json.dumps({"cnn": str(cnn.dir)}),
+               "--options", json.dumps({"point": "g=2.0"}), "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err == ("lindblad-nqs: error: mellak2024/fig3: option point = 'g=2.0' names no point of run cnn "
+                   "(its points: g=-1.0, g=1.0)")
+    assert not out.parent.exists() or not any(out.parent.iterdir())

@@ -17,6 +17,9 @@ fig7  convergence with and without pre-training (and a larger lattice): cost, it
       samples (cost_stderr^2 * ess of the history) and a correlator vs iteration. Roles scratch, pretrained,
       optional large; options observable, points, exact_point.
 fig8  2D Heisenberg: sz vs Jy. Roles exact and cnn* (each lattice or network one role).
+
+An option that names a point a run does not have is an error naming the figure, the option and the points
+that exist (data.option_point), never a silent fallback to another point.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from . import figure
+from .data import option_point
 from ..run_health import run_warnings
 from .render import sweep_axis_label
 
@@ -157,7 +161,7 @@ def convergence_cnn_vs_rbm(runs, options):
     roles = sorted(_neural_roles(runs), key=lambda r: (not r.startswith("cnn"), r))
     for i, role in enumerate(roles):
         run = runs[role]
-        p = point if point in run.points else next(iter(run.points))
+        p = option_point(run, "mellak2024/fig3", "point", point)
         label = run_label(run, p)
         h = run.history(p)
         if h is None:
@@ -170,8 +174,10 @@ def convergence_cnn_vs_rbm(runs, options):
         a2.semilogy(h["iteration"], h["cost"], color=color, lw=0.8, label=label)
         rows.append(pd.DataFrame({"source": role, "iteration": h["iteration"], "quantity": "cost", "value": h["cost"]}))
     if "exact" in runs:
-        ex = runs["exact"].table
-        sel = ex[(ex["observable"] == obs) & ((ex["point"] == point) | (len(runs["exact"].points) == 1))]
+        ex = runs["exact"]
+        # a one-point reference (the exact state at the same size) stands for whichever point is named
+        pe = option_point(ex, "mellak2024/fig3", "point", point if len(ex.points) > 1 else None)
+        sel = ex.table[(ex.table["observable"] == obs) & (ex.table["point"] == pe)]
         if len(sel):
             a1.axhline(float(sel["value"].iloc[0]), color="k", lw=1, label="exact")
             rows.append(pd.DataFrame({"source": ["exact"], "iteration": [np.nan], "quantity": [obs],
@@ -261,13 +267,12 @@ def rotated_correlations_and_spectrum(runs, options):
                       for r, role in enumerate(roles))
     a1.legend(fontsize=7, title=title.replace("; ", "\n") + "\nlines: exact", title_fontsize=6.5, loc="upper left",
               bbox_to_anchor=(1.01, 1.0))  # beside the panel: no point hidden
-    point = options.get("eig_point", first)
+    point = option_point(cnn, "mellak2024/fig5", "eig_point", options.get("eig_point"), default=first)
     pr, ps = options.get("paper_eig_ratio"), options.get("paper_positive_sum")
     lines = []
     for r, role in enumerate(roles):
         run = runs[role]
-        if point not in run.points:
-            continue
+        option_point(run, "mellak2024/fig5", "eig_point", point)
         ev = np.array(run.provenance(point).get("rho_eigenvalues", []))
         if not ev.size:
             continue
@@ -290,9 +295,8 @@ def rotated_correlations_and_spectrum(runs, options):
         a2.set_title(f"{point}\n" + "\n".join(lines + ([paper] if paper else [])), fontsize=7)
     if "exact" in runs:
         ex = runs["exact"]
-        p = point if point in ex.points else None
-        f = ex.state_file(p, "rho.npz") if p else None
-        if f is not None and f.exists():
+        f = ex.state_file(option_point(ex, "mellak2024/fig5", "eig_point", point), "rho.npz")
+        if f.exists():
             eve = np.sort(np.linalg.eigvalsh(np.load(f)["rho"]))[::-1]
             a2.semilogy(np.arange(eve.size)[eve > 1e-16], eve[eve > 1e-16], "k-", lw=1, label="exact")
             rows.append(pd.DataFrame({"source": "exact_eig", "x": np.arange(eve.size), "observable": "eigenvalue",
@@ -371,7 +375,7 @@ def pretraining_convergence(runs, options):
         if role not in runs:
             continue
         run = runs[role]
-        p = points.get(role) if points.get(role) in run.points else next(iter(run.points))
+        p = option_point(run, "mellak2024/fig7", f"points.{role}", points.get(role))
         h = run.history(p)
         lab = f"N={run.shape_label(p)} " + {"scratch": "from scratch", "pretrained": "pre-trained",
                                               "large": "pre-trained"}[role]
@@ -387,11 +391,10 @@ def pretraining_convergence(runs, options):
         if obs in h:
             rows.append(_plot_tracked(a3, h, obs, role, color=f"C{k}", label=lab))
     if "exact" in runs:
-        ex = runs["exact"].table
-        sel = ex[ex["observable"] == options.get("exact_observable", obs_of("exact") or obs_of("scratch"))]
-        point = options.get("exact_point")
-        if point:
-            sel = sel[sel["point"] == point]
+        ex = runs["exact"]
+        pe = option_point(ex, "mellak2024/fig7", "exact_point", options.get("exact_point"))
+        sel = ex.table[(ex.table["observable"] == options.get("exact_observable", obs_of("exact") or obs_of("scratch")))
+                       & (ex.table["point"] == pe)]
         if len(sel):
             a3.axhline(float(sel["value"].iloc[0]), color="k", lw=1,
                        label=f"exact, N={runs['exact'].shape_label(sel['point'].iloc[0])}")
