@@ -2,7 +2,9 @@
 
 A config names systems, runs and figures. A run is a system, a task, a method and observables, and
 optionally a sweep over one key of the spec (one point per value), an `init` edge to another run's
-point (transfer learning, var+dyn), `threads`, `resources` (a job's runtime and memory) and `segments`.
+point (transfer learning, var+dyn), `threads`, `resources` (a job's runtime and memory), `segments` and
+`priority` (an integer, default 0: among the jobs that are ready, Snakemake starts the higher ones first;
+the configs give their longest solves one, so that no long job starts last and leaves a core idle).
 Each point becomes one run spec. A dynamics point with `segments: K` becomes K jobs: K - 1 segment specs
 with a shorter t_final, then the point's own spec, sharing one state directory, so that each job resumes
 from the previous one's checkpoint and the last one's result table is the whole run's.
@@ -28,6 +30,7 @@ class Point:
     init: tuple[str, str] | None  # (run, point) this point starts from
     segments: tuple[float, ...] = ()  # t_final of each job before the last (the last runs spec's own t_final)
     resources: dict[str, Any] = field(default_factory=dict)  # per job (per segment): runtime (min), mem_mb
+    priority: int = 0
 
     @property
     def dir(self) -> str:
@@ -138,7 +141,8 @@ def expand_runs(config: dict) -> dict[str, dict[str, Point]]:
                     raise ValueError(f"run {name}: segments need a method whose checkpoint continues a longer "
                                      f"t_final ({', '.join(SEGMENTABLE)}), not {spec['method']['name']!r}")
             res = {**DEFAULT_RESOURCES, **config.get("resources", {}), **run.get("resources", {})}
-            points[label] = Point(name, label, spec, int(run.get("threads", 1)), init_ref, segs, res)
+            points[label] = Point(name, label, spec, int(run.get("threads", 1)), init_ref, segs, res,
+                                  int(run.get("priority", 0)))
         out[name] = points
     for name, points in out.items():
         for p in points.values():

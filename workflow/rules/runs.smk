@@ -27,6 +27,7 @@ rule solve:
     log:
         "logs/runs/{run}/{point}.log",
     threads: lambda w: point_of(w).threads
+    priority: lambda w: point_of(w).priority
     resources:
         gpu=lambda w: pipeline.uses_gpu(point_of(w), config),
         gpu_model=lambda w: pipeline.gpu_model(point_of(w), config),
@@ -53,6 +54,7 @@ rule solve_segment:
     log:
         "logs/runs/{run}/{point}.segment{segment}.log",
     threads: lambda w: point_of(w).threads
+    priority: lambda w: point_of(w).priority
     resources:
         gpu=lambda w: pipeline.uses_gpu(point_of(w), config),
         gpu_model=lambda w: pipeline.gpu_model(point_of(w), config),
