@@ -29,8 +29,18 @@ class POVMApplier(JaxTable):
         self.lind = lind
 
 
-def make_rhs(state, applier: POVMApplier, opts):
-    """rhs(theta, a, w) -> (theta_dot, A, diag) for strings a (B, N) with weights w (None: samples)."""
+def connected_log_p(module, state, applier: POVMApplier, theta):
+    """log p of the connected strings from their sample's prefix, (a, y) -> (B, M), where the module
+    has it (nets.rnn.POVMRNN.log_p_connected; the same values as log p on each string), else None."""
+    if module is None or not hasattr(module, "log_p_connected"):
+        return None
+    changed = applier.changed_sites
+    return lambda a, y: module.apply(state.unravel(theta), a, y, changed, method="log_p_connected")
+
+
+def make_rhs(state, applier: POVMApplier, opts, module=None):
+    """rhs(theta, a, w) -> (theta_dot, A, diag) for strings a (B, N) with weights w (None: samples);
+    with the state's module given, connected strings are evaluated from their sample's prefix."""
     import jax
 
     from .variational import tdvp
@@ -40,17 +50,18 @@ def make_rhs(state, applier: POVMApplier, opts):
         log_p = lambda x: state.log_value(theta, x)  # noqa: E731
         lpa = log_p(a)
         O = state.jacobian(theta, a)
-        E = applier.local_values(log_p, a, lpa)
+        E = applier.local_values(log_p, a, lpa, log_f_connected=connected_log_p(module, state, applier, theta))
         theta_dot, A, d = tdvp.solve(O, E, opts, w=w)
         return theta_dot, A, d
 
     return rhs
 
 
-def make_stage(module, state, applier: POVMApplier, opts, n_samples: int):
+def make_stage(module, state, applier: POVMApplier, opts, n_samples: int, prefix: bool = True):
     """stage(theta, key) -> (theta_dot, A, diag, finite): one integrator stage in one jitted call --
     exact samples, local values, Jacobian and the regularised solve -- so that nothing returns to the
-    host between sampling and solving (the samples never leave the device)."""
+    host between sampling and solving (the samples never leave the device). prefix: connected strings
+    from their sample's prefix (False: each through the whole network, the same values)."""
     import jax
     import jax.numpy as jnp
 
@@ -60,7 +71,8 @@ def make_stage(module, state, applier: POVMApplier, opts, n_samples: int):
     def stage(theta, key):
         a, lpa = module.apply(state.unravel(theta), key, n_samples, method="sample")
         log_p = lambda x: state.log_value(theta, x)  # noqa: E731
-        E = applier.local_values(log_p, a, lpa)
+        E = applier.local_values(log_p, a, lpa, log_f_connected=connected_log_p(module if prefix else None, state,
+                                                                                 applier, theta))
         theta_dot, A, d = tdvp.solve(state.jacobian(theta, a), E, opts)
         return theta_dot, A, d, jnp.all(jnp.isfinite(theta_dot))
 

@@ -202,6 +202,75 @@ class POVMRNN(nn.Module):
         a = jnp.take_along_axis(a, g[pick], axis=1)
         return a.astype(jnp.int8), self(a)
 
+    # --- connected strings from their sample's prefix -------------------------------------------------
+    def _paths(self) -> np.ndarray:
+        """(|G|, N) the sites read along each group element's autoregressive path: position i of g's path
+        reads site g[order[i]] (the identity alone without symmetries)."""
+        g = np.arange(self.n_sites)[None] if self.symmetries is None else np.asarray(self.symmetries, np.int64)
+        return g[:, self._order]
+
+    def first_changed(self, changed) -> np.ndarray:
+        """(|G|, M) for each group element and each connected column j (which may differ from its sample
+        only on the sites changed[j]) the first position of g's path that reads one of those sites."""
+        pos = np.argsort(self._paths(), axis=1)  # pos[g, site]: where g's path reads the site
+        return np.stack([pos[:, list(s)].min(axis=1) for s in changed], axis=1)
+
+    def log_p_connected(self, a, y, changed):
+        """log p (with the symmetry average) of strings y (B, M, N) of which y[:, j] equals the sample
+        a (B, N) outside the sites changed[j] (a static tuple of sites per column: a term's sites).
+
+        Along a path, every conditional up to the first position f that reads a changed site, and the
+        carry after step f, are the sample's: log p(y) = sum_{i<f} log p(a_i | a_<i) + log p(y_f | a_<f)
+        + the steps f+1..N-1 run on y from the sample's carry. One pass over the sample along every path
+        gives those carries; then each (group element, column) pair needs only its N - 1 - f steps. f is
+        static for every pair, so the pairs are grouped by f and each group is one scan of fixed length.
+        Equal to __call__ on the flattened y to roundoff (tests); for the local values only."""
+        a = jnp.asarray(a).astype(jnp.int32)
+        y = jnp.asarray(y).astype(jnp.int32)
+        B, M, N = y.shape
+        paths = self._paths()
+        G = paths.shape[0]
+        first = self.first_changed(changed)  # (G, M)
+        # the samples along every path: the carry after each step and the log conditionals
+        sa = jnp.swapaxes(a[:, paths], 0, 1).reshape(G * B, N)  # (G B, N), g-major
+        hs, x0 = self._zeros(G * B)
+        inputs = jnp.concatenate([x0[:, None], sa[:, :-1]], axis=1).T
+
+        def body(hs, x):
+            hs, logc = self._step(hs, x)
+            return hs, (hs, logc)
+
+        _, (carries, logc) = jax.lax.scan(body, hs, inputs)  # (N, depth, [2,] G B, H), (N, G B, 4)
+        own = jnp.take_along_axis(logc, sa.T[..., None], axis=2)[..., 0]  # (N, G B)
+        before = jnp.concatenate([jnp.zeros((1, G * B), own.dtype), jnp.cumsum(own, axis=0)])  # sums over i < f
+        carries = carries.reshape(carries.shape[:-2] + (G, B, carries.shape[-1]))
+        logc, before = logc.reshape(N, G, B, K), before.reshape(N + 1, G, B)
+
+        outs, order = [], []
+        for f in np.unique(first):
+            gi, ji = np.nonzero(first == f)  # the P pairs (g, column) whose path first changes at f
+            P = len(gi)
+            sb = y[:, ji[:, None], paths[gi]]  # (B, P, N): y along each pair's path
+            lp = before[f][gi] + jnp.take_along_axis(logc[f][gi], sb[:, :, f].T[..., None], axis=2)[..., 0]
+            if f < N - 1:
+                flat = jnp.swapaxes(sb, 0, 1).reshape(P * B, N)
+                h0 = carries[f][..., gi, :, :]  # the sample's carry after step f: (depth, [2,] P, B, H)
+                h0 = h0.reshape(h0.shape[:-3] + (P * B, h0.shape[-1]))
+
+                def tail(hs, xs):
+                    x, target = xs
+                    hs, lc = self._step(hs, x)
+                    return hs, jnp.take_along_axis(lc, target[:, None], 1)[:, 0]
+
+                _, lps = jax.lax.scan(tail, h0, (flat[:, f:N - 1].T, flat[:, f + 1:].T))
+                lp = lp + jnp.sum(lps, axis=0).reshape(P, B)
+            outs.append(lp)
+            order.append(gi * M + ji)
+        lp = jnp.concatenate(outs)[np.argsort(np.concatenate(order))].reshape(G, M, B)
+        if self.symmetries is None:
+            return lp[0].T
+        return (jax.scipy.special.logsumexp(lp, axis=0) - np.log(G)).T
+
     def conditionals(self, a):
         """(B, N, 4) all conditionals p(. | a_<i) along strings a, in autoregressive order (tests)."""
         a = jnp.asarray(a).astype(jnp.int32)[:, self._order]

@@ -75,8 +75,18 @@ class JaxTable:
             return diag, jnp.zeros((B, 0, n), jnp.int32), jnp.zeros((B, 0), self.dtype)
         return diag, jnp.concatenate(ys, axis=1), jnp.concatenate(mels, axis=1)
 
-    def local_values(self, log_f, x, log_fx=None, tables=None):
-        """(A f)(x) / f(x) for log_f: (B', N) digits -> (B',) logarithms (complex or real)."""
+    @property
+    def changed_sites(self) -> tuple[tuple[int, ...], ...]:
+        """For each off-diagonal column of `connected`'s y, the sites where it may differ from x."""
+        return tuple(tuple(int(i) for i in s) for g in self.table.groups if g.width
+                     for s in g.sites for _ in range(g.width))
+
+    def local_values(self, log_f, x, log_fx=None, tables=None, log_f_connected=None):
+        """(A f)(x) / f(x) for log_f: (B', N) digits -> (B',) logarithms (complex or real).
+
+        log_f_connected(x, y) -> (B', M) log f of the connected y (B', M, N), if given, is used instead
+        of log_f on them (a network that reuses what y shares with x; see `changed_sites`); it runs on
+        blocks of chunk // M rows of x."""
         import jax.numpy as jnp
 
         B = x.shape[0]
@@ -85,14 +95,19 @@ class JaxTable:
             log_fx = log_f(x)
         if y.shape[1] == 0:
             return diag
-        ly = chunked(log_f, y.reshape(-1, self.n_sites), self.chunk).reshape(B, -1)
+        if log_f_connected is not None:
+            rows = None if self.chunk is None else max(1, self.chunk // y.shape[1])
+            xy = jnp.concatenate([jnp.asarray(x).astype(jnp.int32)[:, None], y], axis=1)
+            ly = chunked(lambda b: log_f_connected(b[:, 0], b[:, 1:]), xy, rows)
+        else:
+            ly = chunked(log_f, y.reshape(-1, self.n_sites), self.chunk).reshape(B, -1)
         nz = mel != 0  # padding and exact zeros: f(y) may vanish there (log f = -inf)
         d = jnp.where(nz, ly - log_fx[:, None], 0.0)
         return diag + jnp.sum(jnp.where(nz, mel * jnp.exp(d), 0.0), axis=1)
 
 
 def chunked(fn, x, chunk: int | None):
-    """fn(x) for x (M, ...), evaluated in blocks of `chunk` rows by lax.map (padded with copies of row 0):
+    """fn(x) (M, ...) for x (M, ...), evaluated in blocks of `chunk` rows by lax.map (padded with row 0):
     a block's intermediates stay in cache where one call streams all of them through memory."""
     import jax
     import jax.numpy as jnp
@@ -104,4 +119,4 @@ def chunked(fn, x, chunk: int | None):
     pad = n_blocks * chunk - M
     xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])]) if pad else x
     out = jax.lax.map(fn, xp.reshape((n_blocks, chunk) + x.shape[1:]))
-    return out.reshape(n_blocks * chunk)[:M]
+    return out.reshape((n_blocks * chunk,) + out.shape[2:])[:M]

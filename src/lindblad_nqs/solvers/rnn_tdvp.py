@@ -46,6 +46,8 @@ DEFAULTS = {
     "symmetry": Key("translations", str, "average p over the lattice's translations, over all its symmetries "
                     "(translations, reflections, rotations), or not at all",
                     choices=("translations", "all", "none")),
+    "prefix": Key(True, bool, "evaluate each connected string from its sample's prefix along the RNN's path "
+                  "(the same values to roundoff, fewer recurrent steps); false: each through the whole network"),
     "exact_sums": Key(False, bool, "sum over all 4^N outcomes weighted by p instead of sampling (tiny N; checks)"),
     "obs_samples": Key(10000, int, "exact samples for the observables at save times", minimum=2),
 }
@@ -104,8 +106,8 @@ def run_povm_evolution(system, p: dict, observables, *, initial: str, save_times
     module, _, state = build_state(system.lattice, p, initial, seed)
     applier = POVMApplier(POVMLindbladian(system, povm))
     opts = tdvp.TDVPOptions(p["regularization"], p["diag_shift"], p["rcond"], p["snr_tol"])
-    rhs = make_rhs(state, applier, opts)
-    stage = make_stage(module, state, applier, opts, p["n_samples"])
+    rhs = make_rhs(state, applier, opts, module if p["prefix"] else None)
+    stage = make_stage(module, state, applier, opts, p["n_samples"], prefix=p["prefix"])
     sample_fn = jax.jit(lambda th, k, B: module.apply(state.unravel(th), k, B, method=POVMRNN.sample),
                         static_argnums=2)
 
