@@ -78,3 +78,92 @@ class RBMDensityMatrix(nn.Module):
         out = out + jnp.sum(logcosh(2 * c.real + l @ U.T + r @ jnp.conj(U).T), -1)
         return out
 
+
+
+# --- closed forms for the TDVP: log-derivatives, and connected configurations from the changed sites ---
+#
+# The three hidden sets stacked as H = 2M + M~ units with activations theta_h = bias_h + Vl_h.l + Vr_h.r:
+# rows (b, W, 0), columns (b*, 0, W*), mixing (2 Re c, U, U*). rho(l, r) = exp(a.l + a*.r) prod_h cosh(theta_h).
+
+
+def unpack(variables):
+    """(a, b, W, c, U) as complex arrays from the module's variables (or their params)."""
+    p = variables.get("params", variables)
+    return tuple(p[k][..., 0] + 1j * p[k][..., 1] for k in ("a", "b", "W", "c", "U"))
+
+
+def _spins(x):
+    """(B, 2, N) doubled configurations -> ket and bra spins l, r = +-1 (bit 0 = up = +1)."""
+    return 1 - 2 * x[:, 0, :].astype(jnp.int32), 1 - 2 * x[:, 1, :].astype(jnp.int32)
+
+
+def _hidden(variables, l, r):
+    """The activations of the row, column and mixing units, each (B, units)."""
+    a, b, W, c, U = unpack(variables)
+    l, r = l.astype(W.dtype), r.astype(W.dtype)
+    return b + l @ W.T, jnp.conj(b) + r @ jnp.conj(W).T, 2 * c.real + l @ U.T + r @ jnp.conj(U).T
+
+
+def log_derivatives(variables, x):
+    """O_k(x) = d log rho(x) / d theta_k in closed form, as a tree like the variables with a leading
+    batch axis (B, *shape). Real and imaginary part of a weight w enter as w and i w through the
+    holomorphic rows and as w* and -i w* through the columns: d/d Re = D_row + D_col, d/d Im = i (D_row - D_col)."""
+    tl, tr, tm = (jnp.tanh(t) for t in _hidden(variables, *_spins(x)))
+    l, r = (s.astype(tl.dtype) for s in _spins(x))
+
+    def reim(row, col):  # (d/d Re, d/d Im) stacked on a last axis like the stored parameters
+        return jnp.stack([row + col, 1j * (row - col)], -1)
+
+    d = {"a": reim(l, r), "b": reim(tl, tr), "W": reim(tl[:, :, None] * l[:, None, :], tr[:, :, None] * r[:, None, :]),
+         "c": jnp.stack([2 * tm, jnp.zeros_like(tm)], -1),  # Im c drops out of rho
+         "U": reim(tm[:, :, None] * l[:, None, :], tm[:, :, None] * r[:, None, :])}
+    return {"params": d} if "params" in variables else d
+
+
+def log_rho_connected(variables, x, y, changed_sites):
+    """log rho of the connected configurations y (B, M, N) of x (B, N) (digits 2 * ket + bra, as
+    operators.jax_apply.JaxTable.local_values passes them), column j differing from x at most on the sites
+    changed_sites[j]. From the activations theta of x alone: flipping spins s_j = (l'_j - l_j)/2 in {-1, 0, 1}
+    shifts theta_h by 2 sum_j s_j V_hj, and
+
+        cosh(theta + d) / cosh(theta) = p e^d + q e^-d,   p, q = (1 +- tanh theta) / 2,
+
+    with e^(+-d) a product of exp(+-2 V_hj) computed once per call: per connection and unit a few complex
+    products and no transcendental function (the full evaluation takes a log cosh of N-site activations)."""
+    xd = jnp.stack([x >> 1, x & 1], axis=1)  # (B, 2, N)
+    l, r = _spins(xd)
+    a, b, W, c, U = unpack(variables)
+    th = _hidden(variables, l, r)
+    lf = l.astype(W.dtype) @ a + r.astype(W.dtype) @ jnp.conj(a) + sum(jnp.sum(logcosh(t), -1) for t in th)
+    pq = [((1 + jnp.tanh(t)) / 2, (1 - jnp.tanh(t)) / 2) for t in th]
+    ew, eu = jnp.exp(2 * W), jnp.exp(2 * U)
+    # per hidden set: (exp(2 V) on the ket, on the bra); exp(-2 V) = 1 / that, its conjugate for the bra
+    sets = [(ew, None), (None, jnp.conj(ew)), (eu, jnp.conj(eu))]
+    out = jnp.zeros(y.shape[:2], lf.dtype)
+    by_k = {}
+    for j, s in enumerate(changed_sites):
+        by_k.setdefault(len(s), ([], []))
+        by_k[len(s)][0].append(j)
+        by_k[len(s)][1].append(s)
+    for k, (cols, sites) in by_k.items():
+        cols, sites = np.asarray(cols), np.asarray(sites, np.int32).reshape(len(cols), k)
+        old = x[:, sites]  # (B, C, k)
+        new = y[:, cols[:, None], sites]
+        sl = (old >> 1) - (new >> 1)  # (l' - l) / 2
+        sr = (old & 1) - (new & 1)
+        logr = 2 * jnp.sum(sl * a[sites] + sr * jnp.conj(a)[sites], -1)  # visible biases, (B, C)
+        ratio = 1.0
+        for (p, q), (e_ket, e_bra) in zip(pq, sets):
+            e_up, e_dn = 1.0, 1.0  # e^d and e^-d per (sample, column, unit)
+            for s, e in ((sl, e_ket), (sr, e_bra)):
+                if e is None:
+                    continue
+                eg = jnp.moveaxis(e[:, sites], 0, -1)  # (C, k, units)
+                for m in range(k):
+                    sm = s[:, :, m, None]
+                    up, dn = eg[None, :, m], 1 / eg[None, :, m]
+                    e_up = e_up * jnp.where(sm > 0, up, jnp.where(sm < 0, dn, 1.0))
+                    e_dn = e_dn * jnp.where(sm > 0, dn, jnp.where(sm < 0, up, 1.0))
+            ratio = ratio * jnp.prod(p[:, None] * e_up + q[:, None] * e_dn, -1)
+        out = out.at[:, cols].set(lf[:, None] + logr + jnp.log(ratio))
+    return out
