@@ -65,6 +65,67 @@ def test_log_derivatives_against_finite_differences():
             np.testing.assert_allclose(O[:, k], fd, atol=1e-7)
 
 
+def _random_state(n, seed, analytic):
+    from lindblad_nqs.nets import rbm_dm
+
+    m = RBMDensityMatrix(n, 3, 2, init_noise=0.6, bias_std=0.8, dtype=jnp.float64)
+    x0 = jnp.zeros((1, 2, n), jnp.int8)
+    return m, FlatState.from_module(m, m.init(jax.random.key(seed), x0), x0,
+                                    log_derivatives=rbm_dm.log_derivatives if analytic else None)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_closed_form_log_derivatives_equal_autodiff(n):
+    """O_k of nets.rbm_dm.log_derivatives, flattened by FlatState, against the reverse-mode Jacobian of
+    log rho (which the finite-difference test above checks) on every doubled configuration."""
+    with jax.enable_x64(True):
+        x = jnp.asarray(all_doubled(n))
+        for seed in range(3):
+            _, auto = _random_state(n, seed, analytic=False)
+            _, closed = _random_state(n, seed, analytic=True)
+            J0, J1 = np.asarray(auto.jacobian(auto.theta0, x)), np.asarray(closed.jacobian(closed.theta0, x))
+            assert J1.shape == J0.shape == (4**n, auto.n_params)
+            np.testing.assert_allclose(J1, J0, rtol=0, atol=1e-12 * np.abs(J0).max())
+
+
+PRESETS_1_2 = {  # every preset, each with 1- and 2-site terms (off-diagonal on 2 sites: heisenberg, rotated_ising)
+    "heisenberg": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.7, "Jz": 1.0, "B": 1.0},
+    "tfi": {"name": "tfi", "V": 2.0, "g": 1.0},
+    "rotated_ising": {"name": "rotated_ising", "V": -2.0, "g": 1.0},
+    "confinement": {"name": "confinement"},
+}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS_1_2))
+@pytest.mark.parametrize("shape,boundary", [([2], "open"), ([3], "periodic"), ([4], "periodic")])
+def test_connected_values_from_the_changed_sites_equal_the_full_evaluation(preset, shape, boundary):
+    """L_loc from the sample's activations and the changed sites (nets.rbm_dm.log_rho_connected) equals
+    the generic path that evaluates the whole RBM on every connected configuration, on every doubled
+    configuration, for random parameters."""
+    from lindblad_nqs.nets import rbm_dm
+    from lindblad_nqs.vmc.local_estimator import LocalLiouvillian, from_digits, to_digits
+
+    n = shape[0]
+    system = parse_system({"lattice": {"shape": shape, "boundary": boundary}, "preset": PRESETS_1_2[preset]})
+    with jax.enable_x64(True):
+        lind = LocalLiouvillian(system, dtype=np.complex128)
+        assert {len(s) for s in lind.op.changed_sites} == ({1, 2} if preset in ("heisenberg", "rotated_ising") else {1})
+        x = jnp.asarray(all_doubled(n))
+        d = to_digits(x)
+        for seed in range(2):
+            m, st = _random_state(n, seed, analytic=True)
+            params = st.unravel(st.theta0)
+            log_f = lambda dd: m.apply(params, from_digits(dd))  # noqa: E731
+            _, y, mel = lind.op.connected(d)
+            full = np.asarray(log_f(y.reshape(-1, n)).reshape(y.shape[:2]) - log_f(d)[:, None])
+            fast = np.asarray(rbm_dm.log_rho_connected(params, d, y, lind.op.changed_sites) - log_f(d)[:, None])
+            np.testing.assert_allclose(np.exp(fast), np.exp(full), rtol=1e-11)
+            E0 = np.asarray(lind.local_values(lambda xx: m.apply(params, xx), x))
+            E1 = np.asarray(lind.op.local_values(log_f, d, log_f_connected=lambda a, b: rbm_dm.log_rho_connected(
+                params, a, b, lind.op.changed_sites)))
+            np.testing.assert_allclose(E1, E0, rtol=0, atol=1e-12 * np.abs(E0).max())
+
+
 def test_sector_follows_the_initial_state():
     conserving = parse_system({"lattice": {"shape": [4], "boundary": "periodic"},
                                "preset": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.0, "Jz": 1.0, "B": 1.0}})
@@ -100,6 +161,15 @@ def test_chunked_assembly_gives_the_same_evolution(tmp_path):
     chunked, hc = solve_cli(tmp_path, dict(SPEC, method=dict(SPEC["method"], chunk=60)), "chunked")
     np.testing.assert_allclose(chunked.value, whole.value, atol=1e-8)
     np.testing.assert_allclose(hc.residual.dropna(), hw.residual.dropna(), rtol=1e-6, atol=1e-10)
+
+
+def test_analytic_path_gives_the_same_evolution(tmp_path):
+    """The closed-form O_k and connected values (the default) against the generic autodiff path on the same
+    samples (same seed): the same evolution to roundoff."""
+    fast, hf = solve_cli(tmp_path, SPEC, "analytic")
+    generic, hg = solve_cli(tmp_path, dict(SPEC, method=dict(SPEC["method"], analytic=False)), "generic")
+    np.testing.assert_allclose(fast.value, generic.value, atol=1e-8)
+    np.testing.assert_allclose(hf.residual.dropna(), hg.residual.dropna(), rtol=1e-6, atol=1e-10)
 
 
 def test_chunk_must_divide_the_samples(tmp_path):

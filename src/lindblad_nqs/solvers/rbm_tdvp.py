@@ -40,6 +40,9 @@ DEFAULTS = {
     "chunk": Key(20000, int, "samples per Jacobian chunk: above it S and F are accumulated chunk by chunk "
                  "(memory O(chunk P + P^2), for the paper's 1e6 samples; not with snr); 0: all at once",
                  minimum=0),
+    "analytic": Key(True, bool, "O_k in closed form and connected configurations from the sample's activations and "
+                    "the changed sites (False: autodiff Jacobian and a full evaluation per connected configuration; "
+                    "the same values to roundoff)"),
     "float64": Key(True, bool, "double precision (time evolution is far more sensitive to roundoff than a "
                    "minimisation)"),
     "init_noise": Key(1e-2, float, "standard deviation of the noise on the coupling weights at t = 0", minimum=0),
@@ -99,7 +102,7 @@ def build_state(spec: RunSpec, p: dict, initial: str):
     import jax
     import jax.numpy as jnp
 
-    from ..nets.rbm_dm import RBMDensityMatrix
+    from ..nets.rbm_dm import RBMDensityMatrix, log_derivatives
     from ..vmc.sampling import prng_key
     from ..variational.state import FlatState
 
@@ -109,7 +112,7 @@ def build_state(spec: RunSpec, p: dict, initial: str):
                               dtype=jnp.float64 if p["float64"] else jnp.float32)
     x0 = jnp.zeros((1, 2, n), jnp.int8)
     params = module.init(prng_key(spec.seed + 7919), x0)
-    return FlatState.from_module(module, params, x0)
+    return FlatState.from_module(module, params, x0, log_derivatives=log_derivatives if p["analytic"] else None)
 
 
 @register("rbm_tdvp", DEFAULTS, tasks=("dynamics", "steady"), uses_gpu=True)
@@ -124,9 +127,14 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
     n = spec.system.n_sites
     enable_compilation_cache()
     with jax.enable_x64(bool(p["float64"])):
+        from ..nets.rbm_dm import log_rho_connected
         from ..vmc.evolution import run_evolution
 
         state = build_state(spec, p, initial)
+        connected = None
+        if p["analytic"]:
+            def connected(theta, x, y, changed):
+                return log_rho_connected(state.unravel(theta), x, y, changed)
         exact_rhos = None
         if n <= p["exact_max_sites"]:
             from ..exact.dynamics import evolve_sector
@@ -138,7 +146,7 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
         ckpt = Checkpointer(ctx.state_dir / "checkpoint.npz", fp)
         ev = run_evolution(spec.system, state, p, list(spec.observables), initial=initial, save_times=save_times,
                            dt0=dt0, seed=spec.seed, checkpointer=ckpt, tracked=p["track"], exact_rhos=exact_rhos,
-                           progress=ctx.progress)
+                           progress=ctx.progress, log_rho_connected=connected)
     rows = ev.rows
     if spec.task.kind == "steady":
         t_end = float(save_times[-1])

@@ -46,14 +46,18 @@ def sector_for_dynamics(system, initial: str, requested: bool = True) -> bool:
 
 
 def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_times, dt0: float, seed: int,
-                  checkpointer: Checkpointer, tracked=("sz",), exact_rhos=None, progress: bool = False) -> Evolution:
+                  checkpointer: Checkpointer, tracked=("sz",), exact_rhos=None, progress: bool = False,
+                  log_rho_connected=None) -> Evolution:
+    """log_rho_connected(theta, x, y, changed_sites) -> (B, M): log rho of the connected configurations y
+    (B, M, N) of x (B, N) in digits, where the network has a shortcut (nets.rbm_dm.log_rho_connected);
+    None: each connected configuration through state.log_value."""
     import jax
     import jax.numpy as jnp
 
     from ..variational import tdvp
     from ..variational.integrators import evolve
     from .driver import dense_rho
-    from .local_estimator import LocalLiouvillian
+    from .local_estimator import LocalLiouvillian, from_digits, to_digits
     from .observables import estimate
     from .sampling import PRNG_IMPL, MetropolisSampler, prng_key
 
@@ -69,13 +73,18 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
     obs_names = [o.name for o in observables]
     tracked = [o for o in observables if o.name in set(tracked)]
 
+    changed = lind.op.changed_sites
     chunk = cfg.get("chunk", 0)
     streamed = bool(chunk) and per_chain * n_chains > chunk
 
     @jax.jit
     def rhs_from_samples(theta, x, tables):
         def local(xc):
-            return lind.local_values(lambda xx: state.log_value(theta, xx), xc, state.log_value(theta, xc), tables)
+            lv = state.log_value(theta, xc)
+            if log_rho_connected is None:
+                return lind.local_values(lambda xx: state.log_value(theta, xx), xc, lv, tables)
+            return lind.op.local_values(lambda d: state.log_value(theta, from_digits(d)), to_digits(xc), lv, tables,
+                                        log_f_connected=lambda d, y: log_rho_connected(theta, d, y, changed))
 
         if streamed:  # the connected configurations of 1e6 samples would not fit in memory either
             theta_dot, S, d = tdvp.solve_streamed(lambda xc: (state.jacobian(theta, xc), local(xc)), x, opts, chunk)
