@@ -143,6 +143,35 @@ def _cross_method(args) -> int:
     return 0
 
 
+def _floor(args) -> int:
+    from .budget import FloorError
+    from .floor import write_floor
+
+    try:
+        info = write_floor(args.spec, Path(args.out), args.steps, args.lr, args.max_configs)
+    except FloorError as e:
+        raise CliError(str(e)) from None
+    print(f"floor of {info['method']} ({info['n_params']} parameters): {info['loss_name']} {info['loss']:.3g}, "
+          f"max |fit - exact| {info['max_abs_error']:.4g} in {info['wall_time_s']:.1f} s -> {args.out}")
+    return 0
+
+
+def _budget(args) -> int:
+    from .claims import ClaimsError
+    from .figures.cross_method import write_budget
+
+    out = Path(args.out)
+    if out.suffix != ".pdf":
+        raise CliError(f"--out must name a .pdf file (.png, .csv and .json are written beside it), got {out}")
+    try:
+        table = write_budget(args.references, [Path(p) for p in args.results], [Path(p) for p in args.floors], out)
+    except ClaimsError as e:
+        raise CliError(str(e)) from None
+    print(f"budget figure: {table[['run', 'point']].drop_duplicates().shape[0]} run points, "
+          f"{int((table['kind'] == 'floor').sum())} floors -> {out}")
+    return 0
+
+
 def _methods(args) -> int:
     from .methods import discover, get_method
 
@@ -194,6 +223,19 @@ def main(argv=None) -> int:
     p.add_argument("results", nargs="*", help="result.csv files of the config's runs")
     p.add_argument("--out", required=True, help="FIGURE.pdf (.png, .csv and the lineage .json beside it)")
     p.set_defaults(func=_cross_method)
+    p = sub.add_parser("floor", help="fit a run spec's network to the exact steady state: its best observable error")
+    p.add_argument("spec", help="a cnn, rbm_ndo or transformer steady-state spec")
+    p.add_argument("--out", required=True, help="FLOOR.csv (FLOOR.json beside it)")
+    p.add_argument("--steps", type=int, default=1000, help="Adam steps of the fit")
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--max-configs", type=int, default=1 << 16, help="refuse a fit over more configurations")
+    p.set_defaults(func=_floor)
+    p = sub.add_parser("budget", help="each steady network's error against exact vs its budget, with its floor")
+    p.add_argument("references", help="the cross-method file with its budget section (config/cross_method.yaml)")
+    p.add_argument("results", nargs="*", help="result.csv files of the config's runs")
+    p.add_argument("--floors", nargs="*", default=[], help="FLOOR.csv files (lindblad-nqs floor)")
+    p.add_argument("--out", required=True, help="FIGURE.pdf (.png, .csv and the lineage .json beside it)")
+    p.set_defaults(func=_budget)
     p = sub.add_parser("methods", help="list the available methods, or one method's keys")
     p.add_argument("name", nargs="?", help="a method: list its keys, defaults, allowed values and meaning")
     p.set_defaults(func=_methods)

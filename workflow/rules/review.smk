@@ -1,11 +1,12 @@
 import os
 
-from lindblad_nqs import claims as claims_mod, review as review_mod
+from lindblad_nqs import budget as budget_mod, claims as claims_mod, review as review_mod
 
 localrules:
     review,
     claims,
     cross_method,
+    budget,
 
 
 ALL_RESULTS = [f"{p.dir}/result.csv" for points in RUNS.values() for p in points.values()]
@@ -15,6 +16,7 @@ ALL_RESULTS = [f"{p.dir}/result.csv" for points in RUNS.values() for p in points
 CLAIMS_FILE, CROSS_FILE = "config/claims.yaml", "config/cross_method.yaml"
 REVIEW_TARGETS = ["results/review/runs.csv"]
 CLAIM_RESULTS = []
+BUDGET, BUDGET_RESULTS, FLOORS = None, [], []
 try:
     if os.path.exists(CLAIMS_FILE):
         CLAIM_RESULTS = claims_mod.required_results(CLAIMS_FILE, RUNS)
@@ -22,6 +24,11 @@ try:
     if os.path.exists(CROSS_FILE):
         review_mod.load_panels(CROSS_FILE)
         REVIEW_TARGETS.append("results/review/cross_method.png")
+        BUDGET = budget_mod.load_budget(CROSS_FILE)
+    if BUDGET is not None:
+        BUDGET_RESULTS = [f"{p.dir}/result.csv" for p in budget_mod.budget_points(BUDGET, RUNS).values()]
+        FLOORS = [f"results/review/floors/{run}/{point}.csv" for run, point in budget_mod.floor_points(BUDGET, RUNS)]
+        REVIEW_TARGETS.append("results/review/budget.png")
 except claims_mod.ClaimsError as e:
     sys.exit(f"config error: {e}")
 
@@ -68,3 +75,41 @@ rule cross_method:
         "logs/review/cross_method.log",
     shell:
         "{PY} -m lindblad_nqs cross-method {input.references} {input.results} --out {output.pdf} > {log} 2>&1"
+
+
+# The fit-to-exact floor of one network (config/cross_method.yaml, budget.floor): the run's spec fitted
+# to the exact steady state with every configuration enumerated; it reads the spec, not the run's result,
+# so it runs beside the solve. One per distinct network and system (budget.floor_points).
+# lint: conda env, PY (justified in rules/common.smk, at PY)
+rule floor:
+    input:
+        spec="results/runs/{run}/{point}/spec.yaml",
+    output:
+        csv="results/review/floors/{run}/{point}.csv",
+        json="results/review/floors/{run}/{point}.json",
+    params:
+        floor=lambda w: BUDGET["floor"],
+    log:
+        "logs/review/floors/{run}/{point}.log",
+    shell:
+        "{PY} -m lindblad_nqs floor {input.spec} --out {output.csv} --steps {params.floor[steps]} "
+        "--lr {params.floor[lr]} --max-configs {params.floor[max_configs]} > {log} 2>&1"
+
+
+# Error against budget with each network's floor: only the run points on the budget references' systems.
+# lint: conda env, PY (justified in rules/common.smk, at PY)
+rule budget:
+    input:
+        references=CROSS_FILE,
+        results=BUDGET_RESULTS,
+        floors=FLOORS,
+    output:
+        pdf="results/review/budget.pdf",
+        png=report("results/review/budget.png", caption="../report/budget.rst", category="review"),
+        csv="results/review/budget.csv",
+        lineage="results/review/budget.json",
+    log:
+        "logs/review/budget.log",
+    shell:
+        "{PY} -m lindblad_nqs budget {input.references} {input.results} --floors {input.floors} "
+        "--out {output.pdf} > {log} 2>&1"

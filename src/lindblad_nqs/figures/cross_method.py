@@ -1,12 +1,16 @@
-"""The cross-method figure (a comparison none of the four papers makes): each method's error against
-exact vs its wall time and its parameter count, one point per run (table: review.cross_method_table)."""
+"""The cross-method figures (comparisons none of the four papers makes): each method's error against
+exact vs its wall time and its parameter count, one point per run (table: review.cross_method_table);
+and each steady network's error against its training budget beside the floor of its ansatz
+(budget_table, with floor.fit_floor)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
@@ -62,5 +66,130 @@ def write_cross_method(panels_file, result_files, out_pdf) -> pd.DataFrame:
     dirs = {Path(f).parent.parent.name: str(Path(f).parent.parent) for f in result_files}
     used = set(table["run"]) | set(table["reference_run"].str.split("/").str[0])
     save(cross_method_figure(table), table, Path(out_pdf),
+         lineage=lineage({r: d for r, d in sorted(dirs.items()) if r in used}, started))
+    return table
+
+
+# --- error against budget, with each network's fit-to-exact floor ------------------------------------
+
+# samples one training iteration draws, by method key (the x axis "samples drawn")
+SAMPLES_KEY = {"cnn": "n_samples", "rbm_ndo": "n_samples", "transformer": "samples"}
+BUDGET_COLUMNS = ["reference", "reference_run", "run", "point", "method", "kind", "iteration", "samples", "wall_time_s",
+                  "max_abs_error", "error_stderr", "observables", "floor_of"]
+
+
+def budget_table(result_files, budget: dict, floor_files=()) -> pd.DataFrame:
+    """Per budget reference: each steady network run point of its system as a curve (kind "history":
+    the largest deviation of its tracked observables from exact against the iterations, samples and wall
+    time spent so far), its final result (kind "result": the cross-method table's value, from the result
+    table) and its network's floor (kind "floor": the same deviation for the network fitted to the exact
+    state, floor.fit_floor)."""
+    from ..claims import Results
+    from ..budget import network_id
+
+    res = Results(result_files)
+    floors = []
+    for f in floor_files:
+        info = json.loads(Path(f).with_suffix(".json").read_text())
+        floors.append((info, pd.read_csv(f).set_index("observable")["abs_error"], Path(f)))
+    rows = []
+    for ref in budget["references"]:
+        cross = cross_method_table(result_files, [ref])
+        if cross.empty:
+            continue
+        exact = res.table(ref["run"], str(ref.get("point", "base")))
+        exact = exact.set_index("observable")["value"]
+        for _, r in cross.iterrows():
+            prov = res.provenance(r["run"], r["point"])
+            method = prov.get("method")
+            if method not in SAMPLES_KEY or prov["spec"]["task"]["kind"] != "steady":
+                continue
+            obs = r["observables"].split()
+            base = {"reference": r["reference"], "reference_run": r["reference_run"], "run": r["run"],
+                    "point": r["point"], "method": method, "observables": r["observables"]}
+            params = prov["spec"]["method"]
+            per_iter = int(params[SAMPLES_KEY[method]])
+            hist_file = res.dirs[(r["run"], r["point"])] / "result.history.csv"
+            n_iter, wall = None, r["wall_time_s"]
+            if hist_file.is_file():
+                h = pd.read_csv(hist_file)
+                if "run" in h:  # several seeds averaged: the curve of the first
+                    h = h[h["run"] == h["run"].min()]
+                if "stage" in h:
+                    h = h[h["stage"] == "var"]
+                h = h.assign(wall=h["time_s"].cumsum())
+                n_iter = int(h["iteration"].max()) if len(h) else None
+                tracked = [o for o in obs if o in h]
+                if tracked:
+                    h = h.dropna(subset=tracked)
+                    err = np.max(np.abs(h[tracked].to_numpy(float) - exact[tracked].to_numpy(float)), axis=1)
+                    for it, w, e in zip(h["iteration"], h["wall"], err):
+                        rows.append({**base, "kind": "history", "iteration": int(it), "samples": int(it) * per_iter,
+                                     "wall_time_s": float(w), "max_abs_error": float(e),
+                                     "observables": " ".join(tracked)})
+            rows.append({**base, "kind": "result", "iteration": n_iter,
+                         "samples": None if n_iter is None else n_iter * per_iter, "wall_time_s": wall,
+                         "max_abs_error": r["max_abs_error"], "error_stderr": r["error_stderr"]})
+            nid = network_id(method, params)
+            for info, err, path in floors:
+                if info["network"] == nid and info["system"] == prov["spec"]["system"] and set(obs) <= set(err.index):
+                    rows.append({**base, "kind": "floor", "max_abs_error": float(err[obs].max()), "error_stderr": 0.0,
+                                 "floor_of": f"{path.parent.name}/{path.stem}"})
+                    break
+    return pd.DataFrame(rows, columns=BUDGET_COLUMNS)
+
+
+def budget_figure(table: pd.DataFrame, floor_settings: dict | None = None):
+    labels = list(dict.fromkeys(table["reference"]))
+    fig, axes = plt.subplots(max(len(labels), 1), 2, figsize=(12, 3.9 * max(len(labels), 1)), squeeze=False)
+    if not labels:
+        fig.text(0.5, 0.5, "no steady network run of this config solves a budget reference's system", ha="center")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for row, label in zip(axes, labels):
+        part = table[table["reference"] == label]
+        runs = list(dict.fromkeys(zip(part["run"], part["point"])))
+        for k, (run, point) in enumerate(runs):
+            color = colors[k % len(colors)]
+            mine = part[(part["run"] == run) & (part["point"] == point)]
+            name = run
+            marker = MARKERS.get(mine["method"].iloc[0], "*")
+            hist, final, floor = (mine[mine["kind"] == kd] for kd in ("history", "result", "floor"))
+            for ax, x in zip(row, ("samples", "wall_time_s")):
+                if len(hist):
+                    ax.plot(hist[x], np.maximum(hist["max_abs_error"], 1e-6), color=color, lw=0.9, alpha=0.8)
+                for _, f in final.iterrows():
+                    if pd.notna(f[x]):
+                        ax.errorbar([f[x]], [max(f["max_abs_error"], 1e-6)], yerr=[[0.0], [f["error_stderr"]]],
+                                    marker=marker, color=color, ms=7, capsize=2, ls="none", label=name if x == "samples" else None)
+                for _, f in floor.iterrows():
+                    ax.axhline(max(f["max_abs_error"], 1e-6), color=color, ls="--", lw=1.2)
+        for ax, xl in zip(row, ("samples drawn in training (iterations x samples per iteration)",
+                                "training wall time (s)")):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(xl)
+            ax.grid(alpha=0.3, which="both")
+            ax.set_title(label, fontsize=9)
+        row[0].set_ylabel("max |observable - exact|")
+        row[0].legend(fontsize=6, loc="lower left", frameon=False)
+    how = ""
+    if floor_settings:
+        how = f" (the network fitted to the exact state by {floor_settings['steps']} Adam steps, lr {floor_settings['lr']})"
+    fig.suptitle("Error against budget: lines the tracked observables during training, markers the final result "
+                 f"(bar: one standard error upward), dashed the network's fit-to-exact floor{how}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_budget(references_file, result_files, floor_files, out_pdf) -> pd.DataFrame:
+    """The error-vs-budget figure (FIGURE.pdf/.png/.csv/.json) of the cross-method file's budget section."""
+    from ..budget import load_budget
+
+    started = time.time()
+    budget = load_budget(references_file)
+    table = budget_table(result_files, budget, floor_files)
+    dirs = {Path(f).parent.parent.name: str(Path(f).parent.parent) for f in result_files}
+    used = set(table["run"]) | set(table["reference_run"].str.split("/").str[0])
+    save(budget_figure(table, budget["floor"]), table, Path(out_pdf),
          lineage=lineage({r: d for r, d in sorted(dirs.items()) if r in used}, started))
     return table
