@@ -7,7 +7,8 @@ and fits the network to the exact steady state by Adam on the Hilbert-Schmidt in
 
     1 - |<rho_theta, rho_exact>|^2 / (||rho_theta||^2 ||rho_exact||^2),
 
-blind to the scale and the global phase. If even this fit misses the observables, the ansatz (not the
+blind to the scale and the global phase (the same fit as the floor of the review's error-vs-budget
+figure, lindblad_nqs.floor, here with progress and without its size limit). If even this fit misses the observables, the ansatz (not the
 sampler, not the optimiser of the L2 cost) is what limits the steady-state runs. With --l2-steps the
 fit is then handed to Adam on the exact L2 cost ||L rho||^2 / ||rho||^2 (dense sparse Liouvillian, every
 configuration): if that walks away from the fit, the L2 minimum inside the ansatz is not the state with
@@ -34,12 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from lindblad_nqs.exact.dynamics import dense_expect  # noqa: E402
-from lindblad_nqs.exact.steady import solve_sector  # noqa: E402
+from lindblad_nqs.floor import DensityFit, adam, exact_rho  # noqa: E402
 from lindblad_nqs.liouvillian.connected import dense_liouvillian  # noqa: E402
 from lindblad_nqs.observables import evaluate  # noqa: E402
-from lindblad_nqs.solvers.steady_l2 import MODULES, _check  # noqa: E402
+from lindblad_nqs.solvers.steady_l2 import MODULES  # noqa: E402
 from lindblad_nqs.spec import parse_spec  # noqa: E402
-from lindblad_nqs.vmc.configs import all_doubled, in_parity_sector  # noqa: E402
 
 HEIS = {"name": "heisenberg", "Jx": 0.9, "Jy": 1.8, "Jz": 1.0, "gamma": 1.0}
 SYSTEMS = {
@@ -52,7 +52,6 @@ OBS = ["sz", "szsz:1", "sxsx:1"]
 def main(argv=None) -> int:
     import jax
     import jax.numpy as jnp
-    import optax
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--system", default="square2x3", choices=sorted(SYSTEMS))
@@ -69,65 +68,39 @@ def main(argv=None) -> int:
     spec = parse_spec({"system": system, "task": {"kind": "steady"},
                        "method": {"name": a.method, **yaml.safe_load(a.set)}, "observables": OBS, "seed": a.seed})
     n = spec.system.n_sites
-    module = MODULES[a.method](spec, _check(spec))
-    rho_ex = solve_sector(spec.system).rho
-    ex = dense_expect(rho_ex, n)
+    fit = DensityFit(spec, max_configs=1 << 30)  # the floor's fit (lindblad_nqs.floor), without its size limit
+    ex = dense_expect(exact_rho(spec.system), n)
     exact = {o.name: evaluate(o, ex) for o in spec.observables}
-    X = all_doubled(n)
-    keep = in_parity_sector(X) if spec.system.conserves_z_parity() else np.ones(len(X), bool)
-    target = jnp.asarray(rho_ex.reshape(-1)[keep] / np.linalg.norm(rho_ex))
-    Xk = jnp.asarray(X[keep])
-    params = module.init(jax.random.PRNGKey(a.seed), Xk[:1])
+    params = fit.init(a.seed)
     n_par = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
 
-    def amplitudes(theta):
-        lr = module.apply(theta, Xk)
-        return jnp.exp(lr - jnp.max(lr.real))
-
-    def infidelity(theta):
-        r = amplitudes(theta)
-        return 1.0 - jnp.abs(jnp.vdot(r, target)) ** 2 / jnp.sum(jnp.abs(r) ** 2)
-
-    Lfull = dense_liouvillian(spec.system)[keep][:, keep].tocoo()  # the sector is closed under L
+    Lfull = dense_liouvillian(fit.system)[fit.keep][:, fit.keep].tocoo()  # the sector is closed under L
     Lrows, Lcols, Lvals = (jnp.asarray(v) for v in (Lfull.row, Lfull.col, Lfull.data))
 
     def l2_cost(theta):
-        r = amplitudes(theta)
+        r = fit.amplitudes(theta)
         lr = jnp.zeros_like(r).at[Lrows].add(Lvals * r[Lcols])
         return jnp.sum(jnp.abs(lr) ** 2) / jnp.sum(jnp.abs(r) ** 2)
 
-    opt = optax.adam(a.lr)
-
-    def stepper(loss_fn):
-        @jax.jit
-        def step(theta, st):
-            loss, g = jax.value_and_grad(loss_fn)(theta)
-            up, st = opt.update(g, st, theta)
-            return optax.apply_updates(theta, up), st, loss
-        return step
-
     def observables(theta):
-        full = np.zeros(4**n, complex)
-        full[keep] = np.asarray(amplitudes(theta))
-        rho = full.reshape(2**n, 2**n)
-        rho = rho / np.trace(rho)
-        e = dense_expect(rho, n)
+        e = dense_expect(fit.rho(theta), n)
         return {o.name: float(np.real(evaluate(o, e))) for o in spec.observables}
 
-    print(f"{a.system} Jy={a.Jy} {n_par} parameters, {int(keep.sum())} configurations; exact "
+    print(f"{a.system} Jy={a.Jy} {n_par} parameters, {int(fit.keep.sum())} configurations; exact "
           + " ".join(f"{k} {v:.4f}" for k, v in exact.items()), flush=True)
     t0 = time.perf_counter()
     l2 = jax.jit(l2_cost)
-    for phase, loss_fn, steps in (("fit", infidelity, a.steps), ("L2", l2_cost, a.l2_steps)):
-        step, state = stepper(loss_fn), opt.init(params)  # a fresh Adam per phase
-        for it in range(1, steps + 1):
-            params, state, loss = step(params, state)
-            if it % a.every == 0 or it == steps:
-                obs = observables(params)
-                err = max(abs(obs[k] - exact[k]) for k in exact)
-                print(f"{phase} step {it:6d} infidelity {float(infidelity(params)):.2e} L2 cost {float(l2(params)):.3e} "
-                      + " ".join(f"{k} {v:.4f}" for k, v in obs.items())
-                      + f"  max|err| {err:.4f}  {time.perf_counter() - t0:.0f} s", flush=True)
+    infidelity = jax.jit(fit.infidelity)
+    for phase, loss_fn, steps in (("fit", fit.infidelity, a.steps), ("L2", l2_cost, a.l2_steps)):
+        def report(it, theta, phase=phase):
+            obs = observables(theta)
+            err = max(abs(obs[k] - exact[k]) for k in exact)
+            print(f"{phase} step {it:6d} infidelity {float(infidelity(theta)):.2e} L2 cost {float(l2(theta)):.3e} "
+                  + " ".join(f"{k} {v:.4f}" for k, v in obs.items())
+                  + f"  max|err| {err:.4f}  {time.perf_counter() - t0:.0f} s", flush=True)
+
+        if steps:
+            params = adam(loss_fn, params, steps, a.lr, a.every, report)  # a fresh Adam per phase
     return 0
 
 

@@ -57,59 +57,88 @@ def _hadamard_all(rho: np.ndarray, n: int) -> np.ndarray:
     return t.reshape(rho.shape)
 
 
-def fit_density_matrix(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS) -> dict:
-    """The spec's cnn / rbm_ndo network fitted to the exact rho; returns the fit's dense rho (in the
-    usual basis, unit trace), its infidelity and parameter count."""
+class DensityFit:
+    """A spec's cnn / rbm_ndo network over every doubled configuration of its system (in the Z-parity
+    sector where the model conserves it, in the basis the run trains in) beside the exact rho there."""
+
+    def __init__(self, spec, max_configs: int = MAX_CONFIGS):
+        import jax.numpy as jnp
+
+        from .solvers.steady_l2 import MODULES, _check
+        from .vmc.configs import all_doubled, in_parity_sector
+
+        p = _check(spec)
+        self.module = MODULES[spec.method](spec, p)
+        self.n, self.basis = spec.system.n_sites, p["basis"]
+        self.system = spec.system.in_x_basis() if self.basis == "x" else spec.system
+        n_conf = n_configurations(spec)
+        if n_conf > max_configs:
+            raise FloorError(f"the fit enumerates {n_conf} doubled configurations, over the limit {max_configs}")
+        self.rho_exact = exact_rho(self.system)  # in the basis the network represents
+        X = all_doubled(self.n)
+        self.keep = in_parity_sector(X) if self.system.conserves_z_parity() else np.ones(len(X), bool)
+        self.target = jnp.asarray(self.rho_exact.reshape(-1)[self.keep] / np.linalg.norm(self.rho_exact))
+        self.X = jnp.asarray(X[self.keep])
+
+    def init(self, seed: int):
+        import jax
+
+        return self.module.init(jax.random.PRNGKey(seed), self.X[:1])
+
+    def amplitudes(self, theta):
+        """rho_theta on the enumerated configurations, up to a scale."""
+        import jax.numpy as jnp
+
+        lr = self.module.apply(theta, self.X)
+        return jnp.exp(lr - jnp.max(lr.real))
+
+    def infidelity(self, theta):
+        import jax.numpy as jnp
+
+        r = self.amplitudes(theta)
+        return 1.0 - jnp.abs(jnp.vdot(r, self.target)) ** 2 / jnp.sum(jnp.abs(r) ** 2)
+
+    def rho(self, theta) -> np.ndarray:
+        """The dense, unit-trace rho_theta in the usual basis."""
+        full = np.zeros(4**self.n, complex)
+        full[self.keep] = np.asarray(self.amplitudes(theta))
+        rho = full.reshape(2**self.n, 2**self.n)
+        rho = rho / np.trace(rho)
+        return _hadamard_all(rho, self.n) if self.basis == "x" else rho
+
+
+def adam(loss, params, steps: int, lr: float, every: int = 0, report=None):
+    """`steps` jitted Adam steps on loss(params) (a fresh Adam); report(step, params) every `every` steps."""
     import jax
-    import jax.numpy as jnp
     import optax
-
-    from .solvers.steady_l2 import MODULES, _check
-    from .vmc.configs import all_doubled, in_parity_sector
-
-    p = _check(spec)
-    module = MODULES[spec.method](spec, p)
-    n = spec.system.n_sites
-    system = spec.system.in_x_basis() if p["basis"] == "x" else spec.system
-    rho_ex = exact_rho(system)  # in the basis the network represents
-    sector = system.conserves_z_parity()
-    n_conf = n_configurations(spec)
-    if n_conf > max_configs:
-        raise FloorError(f"the fit enumerates {n_conf} doubled configurations, over the limit {max_configs}")
-    X = all_doubled(n)
-    keep = in_parity_sector(X) if sector else np.ones(len(X), bool)
-    target = jnp.asarray(rho_ex.reshape(-1)[keep] / np.linalg.norm(rho_ex))
-    Xk = jnp.asarray(X[keep])
-    params = module.init(jax.random.PRNGKey(seed), Xk[:1])
-    n_par = sum(int(np.prod(q.shape)) * (2 if jnp.iscomplexobj(q) else 1) for q in jax.tree_util.tree_leaves(params))
-
-    def amplitudes(theta):
-        lr_ = module.apply(theta, Xk)
-        return jnp.exp(lr_ - jnp.max(lr_.real))
-
-    def infidelity(theta):
-        r = amplitudes(theta)
-        return 1.0 - jnp.abs(jnp.vdot(r, target)) ** 2 / jnp.sum(jnp.abs(r) ** 2)
 
     opt = optax.adam(lr)
 
     @jax.jit
     def step(theta, st):
-        loss, g = jax.value_and_grad(infidelity)(theta)
+        value, g = jax.value_and_grad(loss)(theta)
         up, st = opt.update(g, st, theta)
-        return optax.apply_updates(theta, up), st, loss
+        return optax.apply_updates(theta, up), st, value
 
     state = opt.init(params)
-    for _ in range(steps):
+    for it in range(1, steps + 1):
         params, state, _ = step(params, state)
-    full = np.zeros(4**n, complex)
-    full[keep] = np.asarray(amplitudes(params))
-    rho = full.reshape(2**n, 2**n)
-    rho = rho / np.trace(rho)
-    if p["basis"] == "x":
-        rho = _hadamard_all(rho, n)
-    return {"rho": rho, "loss": float(infidelity(params)), "loss_name": "infidelity", "n_params": n_par,
-            "n_configs": int(keep.sum())}
+        if report is not None and every and (it % every == 0 or it == steps):
+            report(it, params)
+    return params
+
+
+def fit_density_matrix(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS) -> dict:
+    """The spec's cnn / rbm_ndo network fitted to the exact rho by Adam on the infidelity; returns the
+    fit's dense rho (usual basis, unit trace), its infidelity and parameter count."""
+    import jax
+
+    fit = DensityFit(spec, max_configs)
+    params = fit.init(seed)
+    n_par = sum(int(np.prod(q.shape)) for q in jax.tree_util.tree_leaves(params))
+    params = adam(fit.infidelity, params, steps, lr)
+    return {"rho": fit.rho(params), "loss": float(fit.infidelity(params)), "loss_name": "infidelity",
+            "n_params": n_par, "n_configs": int(fit.keep.sum())}
 
 
 def fit_povm(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS) -> dict:
