@@ -1,9 +1,15 @@
 """Time per TDVP evaluation (one integrator stage: sample, Jacobian, L_loc, solve) of rbm_tdvp vs N and samples.
 
     python benchmarks/bench_rbm_tdvp.py [--sizes 4 8 16] [--samples 1000 4000] [--hidden 8] [--repeat 5]
+                                        [--paths generic analytic]
 
-Prints one line per (N, samples): parameters, seconds per stage (median of --repeat after one warm-up
-call that compiles), and the split between sampling and the jitted TDVP assembly + solve.
+Prints one line per (N, samples, path): parameters, seconds per stage (median of --repeat after one
+warm-up call that compiles), and its split: sampling, and the jitted TDVP (local values, Jacobian, solve,
+each also timed alone). Paths: `generic` is the autodiff Jacobian and a full RBM evaluation per connected
+configuration (method key analytic: false), `analytic` the closed-form O_k and the connected
+configurations from the sample's activations (the default). Both paths run in this one invocation,
+alternating repeat by repeat on the same samples, so that a changing load hits both alike; the line
+`analytic / generic` gives the ratios and the largest difference of L_loc, O and theta_dot between them.
 """
 
 from __future__ import annotations
@@ -20,18 +26,26 @@ def main():
     ap.add_argument("--samples", type=int, nargs="+", default=[1000, 4000])
     ap.add_argument("--hidden", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--paths", nargs="+", default=["generic", "analytic"], choices=("generic", "analytic"))
     args = ap.parse_args()
     import jax
     import jax.numpy as jnp
 
+    from lindblad_nqs.nets import rbm_dm
     from lindblad_nqs.nets.rbm_dm import RBMDensityMatrix
     from lindblad_nqs.spec import parse_system
     from lindblad_nqs.variational import tdvp
     from lindblad_nqs.variational.state import FlatState
-    from lindblad_nqs.vmc.local_estimator import LocalLiouvillian
+    from lindblad_nqs.vmc.local_estimator import LocalLiouvillian, from_digits, to_digits
     from lindblad_nqs.vmc.sampling import MetropolisSampler, prng_key
 
     print(f"jax {jax.__version__} on {jax.default_backend()}")
+
+    def timed(fn, *a):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*a))
+        return time.perf_counter() - t0
+
     with jax.enable_x64(True):
         for n in args.sizes:
             system = parse_system({"lattice": {"shape": [n], "boundary": "periodic"},
@@ -39,36 +53,70 @@ def main():
             m = RBMDensityMatrix(n, args.hidden, args.hidden, initial="y-", init_noise=1e-2, bias_std=1.0,
                                  dtype=jnp.float64)
             x0 = jnp.zeros((1, 2, n), jnp.int8)
-            st = FlatState.from_module(m, m.init(prng_key(0), x0), x0)
+            params = m.init(prng_key(0), x0)
             lind = LocalLiouvillian(system, dtype=np.complex128)
+            changed = lind.op.changed_sites
             opts = tdvp.TDVPOptions("shift", 1e-5)
+            fns = {}
+            for path in args.paths:
+                st = FlatState.from_module(m, params, x0,
+                                           log_derivatives=rbm_dm.log_derivatives if path == "analytic" else None)
 
-            @jax.jit
-            def rhs(theta, x, tables):
-                lv = st.log_value(theta, x)
-                E = lind.local_values(lambda xx: st.log_value(theta, xx), x, lv, tables)
-                return tdvp.solve(st.jacobian(theta, x), E, opts)[0]
+                def local(theta, x, tables, st=st, path=path):
+                    lv = st.log_value(theta, x)
+                    if path == "generic":
+                        return lind.local_values(lambda xx: st.log_value(theta, xx), x, lv, tables)
+                    conn = lambda d, y: rbm_dm.log_rho_connected(st.unravel(theta), d, y, changed)  # noqa: E731
+                    return lind.op.local_values(lambda d: st.log_value(theta, from_digits(d)), to_digits(x), lv,
+                                                tables, log_f_connected=conn)
 
+                def rhs(theta, x, tables, st=st, local=local):
+                    E = local(theta, x, tables)
+                    return tdvp.solve(st.jacobian(theta, x), E, opts)[0]
+
+                fns[path] = dict(st=st, rhs=jax.jit(rhs), local=jax.jit(local), jac=jax.jit(st.jacobian),
+                                 solve=jax.jit(lambda O, E: tdvp.solve(O, E, opts)[0]))
+            st = fns[args.paths[0]]["st"]
+            theta = st.theta0
             for ns in args.samples:
                 chains = 50
                 sampler = MetropolisSampler(st.log_value, n, chains, "doubled", 2.0)
                 key = prng_key(1)
                 chain = sampler.init_state(key)
-                ts, tr = [], []
+                times = {path: {k: [] for k in ("sample", "tdvp", "local", "jac", "solve")} for path in args.paths}
+                out = {}
                 for r in range(args.repeat + 1):
                     key, k = jax.random.split(key)
                     t0 = time.perf_counter()
-                    chain, batch = sampler.sample(st.theta0, chain, k, ns // chains)
+                    chain, batch = sampler.sample(theta, chain, k, ns // chains)
                     batch.x.block_until_ready()
-                    t1 = time.perf_counter()
-                    rhs(st.theta0, batch.x.reshape(-1, 2, n), lind.tables).block_until_ready()
-                    t2 = time.perf_counter()
-                    if r:
-                        ts.append(t1 - t0)
-                        tr.append(t2 - t1)
-                tot = np.median(np.add(ts, tr))
-                print(f"N={n:3d} samples={ns:6d} params={st.n_params:5d}  stage {tot * 1e3:8.1f} ms  "
-                      f"(sampling {np.median(ts) * 1e3:7.1f} ms, TDVP {np.median(tr) * 1e3:7.1f} ms)")
+                    t_sample = time.perf_counter() - t0
+                    x = batch.x.reshape(-1, 2, n)
+                    for path in (args.paths if r % 2 else args.paths[::-1]):
+                        f = fns[path]
+                        T = times[path]
+                        T["sample"].append(t_sample)
+                        T["tdvp"].append(timed(f["rhs"], theta, x, lind.tables))
+                        T["local"].append(timed(f["local"], theta, x, lind.tables))
+                        T["jac"].append(timed(f["jac"], theta, x))
+                        O, E = f["jac"](theta, x), f["local"](theta, x, lind.tables)
+                        T["solve"].append(timed(f["solve"], O, E))
+                        if r == args.repeat:
+                            out[path] = (E, O, f["rhs"](theta, x, lind.tables))
+                med = {path: {k: float(np.median(v[1:])) for k, v in T.items()} for path, T in times.items()}
+                for path, M in med.items():
+                    print(f"N={n:3d} samples={ns:6d} params={st.n_params:5d} {path:9s} stage "
+                          f"{(M['sample'] + M['tdvp']) * 1e3:8.1f} ms  (sampling {M['sample'] * 1e3:7.1f} ms, TDVP "
+                          f"{M['tdvp'] * 1e3:7.1f} ms: local values {M['local'] * 1e3:7.1f}, Jacobian "
+                          f"{M['jac'] * 1e3:6.1f}, solve {M['solve'] * 1e3:6.1f})")
+                if set(med) == {"generic", "analytic"}:
+                    g, a = med["generic"], med["analytic"]
+                    (Eg, Og, vg), (Ea, Oa, va) = out["generic"], out["analytic"]
+                    rel = lambda u, v: float(jnp.max(jnp.abs(u - v)) / jnp.max(jnp.abs(v)))  # noqa: E731
+                    print(f"  analytic / generic: stage {(a['sample'] + a['tdvp']) / (g['sample'] + g['tdvp']):.2f}, "
+                          f"TDVP {a['tdvp'] / g['tdvp']:.2f}, local values {a['local'] / g['local']:.2f}, Jacobian "
+                          f"{a['jac'] / g['jac']:.2f}; max rel. difference L_loc {rel(Ea, Eg):.1e}, O {rel(Oa, Og):.1e}, "
+                          f"theta_dot {rel(va, vg):.1e}")
 
 
 if __name__ == "__main__":
