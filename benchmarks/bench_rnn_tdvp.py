@@ -3,6 +3,7 @@ regularised solve) vs N and samples, and jVMC 1.5.8 beside it on the same proble
 
     python benchmarks/bench_rnn_tdvp.py [--sizes 6 10 16] [--samples 500 2000 8000] [--hidden 10]
                                         [--repeat 5] [--jvmc /tmp/jvmc_venv/bin/python] [--split]
+                                        [--prefix] [--symmetry translations|all|none]
 
 Model: periodic chain, J = (2, 0, 1), hz = 1, sigma^- at rate 1, from y- (reh2021 Fig. 2a), GRU depth 1,
 float64, the method's default regularisation (snr). Each line: N, samples, parameters, connected strings
@@ -10,8 +11,12 @@ per sample, median seconds per evaluation after a compiling call, and with --spl
 log p + Jacobian, local values, solve; each jitted on its own, so their sum exceeds the fused stage).
 With --jvmc (the python of an environment holding jvmc==1.5.8, e.g. `python3 -m venv /tmp/jvmc_venv &&
 /tmp/jvmc_venv/bin/pip install jvmc==1.5.8 mpich`), the chain of 6 with GRU hidden 10 and 2000 samples
-runs in both codes, ours before and after jVMC (the machine's load drifts), and the ratio is printed;
-ours also at hidden 12, whose 676 parameters are nearest jVMC's 713 for its hidden-10 GRU.
+runs in both codes, and the ratio is printed: ours at hidden 10 and at hidden 12 (676 parameters, nearest
+jVMC's 713 for its hidden-10 GRU), without symmetry (jVMC's plain RNN1DGeneral: the same work) and with the
+translation average (our default), and ours once more after jVMC (the machine's load drifts).
+With --prefix, each (N, samples) point times one evaluation and its local values with every connected
+string through the whole RNN (old) and from its sample's prefix (new, the default), alternately in one
+process, and prints both, their ratio, the local values' share and the largest difference of E.
 """
 
 from __future__ import annotations
@@ -45,13 +50,69 @@ def _median_time(fn, repeat):
     return float(np.median(ts))
 
 
+def _median_times(fns, repeat):
+    """Median seconds of each function, timed in turn within every repeat (the load drifts)."""
+    import jax
+
+    for fn in fns:
+        jax.block_until_ready(fn())  # compiles
+    ts = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, t in zip(fns, ts):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            t.append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in ts]
+
+
+def bench_prefix(n, ns, hidden, repeat, symmetry="translations"):
+    """One TDVP evaluation and its local values with connected strings through the whole network (old)
+    and from their sample's prefix (new), timed alternately in one process."""
+    import jax
+
+    from lindblad_nqs.methods import get_method
+    from lindblad_nqs.nets.rnn import POVMRNN
+    from lindblad_nqs.povm.lindbladian import POVMLindbladian
+    from lindblad_nqs.povm_tdvp import POVMApplier, connected_log_p, make_stage
+    from lindblad_nqs.solvers.rnn_tdvp import build_state
+    from lindblad_nqs.variational import tdvp
+
+    system = system_of(n)
+    p = dict(get_method("rnn_tdvp").defaults, hidden=hidden, n_samples=ns, symmetry=symmetry)
+    module, _, state = build_state(system.lattice, p, "y-", 0)
+    applier = POVMApplier(POVMLindbladian(system))
+    opts = tdvp.TDVPOptions(p["regularization"], p["diag_shift"], p["rcond"], p["snr_tol"])
+    theta = state.theta0 + 0.05 * jax.random.normal(jax.random.key(1), state.theta0.shape, state.theta0.dtype)
+    old = make_stage(module, state, applier, opts, ns, prefix=False)
+    new = make_stage(module, state, applier, opts, ns, prefix=True)
+    key = jax.random.key(2)
+    a = jax.jit(lambda th, k: module.apply(state.unravel(th), k, ns, method=POVMRNN.sample)[0])(theta, key)
+    loc_old = jax.jit(lambda th, a: applier.local_values(lambda x: state.log_value(th, x), a))
+    loc_new = jax.jit(lambda th, a: applier.local_values(lambda x: state.log_value(th, x), a,
+                                                          log_f_connected=connected_log_p(module, state, applier, th)))
+    dev = float(jax.numpy.max(jax.numpy.abs(loc_old(theta, a) - loc_new(theta, a))))
+    s_old, s_new, l_old, l_new = _median_times([lambda: old(theta, key)[0], lambda: new(theta, key)[0],
+                                                lambda: loc_old(theta, a), lambda: loc_new(theta, a)], repeat)
+    G = 1 if module.symmetries is None else len(module.symmetries)
+    return {"N": n, "samples": ns, "params": state.n_params, "connected": applier.n_connected, "group": G,
+            "old_s": s_old, "new_s": s_new, "old_local_s": l_old, "new_local_s": l_new, "max_dE": dev}
+
+
+def fmt_prefix(r):
+    return (f"N={r['N']:3d} samples={r['samples']:6d} params={r['params']:5d} connected={r['connected']:4d} "
+            f"|G|={r['group']:3d} s/eval old={r['old_s']:.3f} new={r['new_s']:.3f} ratio={r['old_s'] / r['new_s']:.2f} "
+            f"local old={r['old_local_s']:.3f} new={r['new_local_s']:.3f} ratio={r['old_local_s'] / r['new_local_s']:.2f} "
+            f"share old={r['old_local_s'] / r['old_s']:.2f} new={r['new_local_s'] / r['new_s']:.2f} "
+            f"max|dE|={r['max_dE']:.1e}")
+
+
 def bench_ours(n, ns, hidden, repeat, split=False, overrides=None):
     import jax
 
     from lindblad_nqs.methods import get_method
     from lindblad_nqs.nets.rnn import POVMRNN
     from lindblad_nqs.povm.lindbladian import POVMLindbladian
-    from lindblad_nqs.povm_tdvp import POVMApplier, make_rhs, make_stage
+    from lindblad_nqs.povm_tdvp import POVMApplier, connected_log_p, make_stage
     from lindblad_nqs.solvers.rnn_tdvp import build_state
     from lindblad_nqs.variational import tdvp
 
@@ -62,7 +123,7 @@ def bench_ours(n, ns, hidden, repeat, split=False, overrides=None):
     opts = tdvp.TDVPOptions(p["regularization"], p["diag_shift"], p["rcond"], p["snr_tol"])
     # a state some way into the evolution, not the product state (whose Jacobian is partly zero)
     theta = state.theta0 + 0.05 * jax.random.normal(jax.random.key(1), state.theta0.shape, state.theta0.dtype)
-    stage = make_stage(module, state, applier, opts, ns)
+    stage = make_stage(module, state, applier, opts, ns, prefix=p["prefix"])
     keys = iter(jax.random.split(jax.random.key(2), repeat + 2))
     out = {"N": n, "samples": ns, "params": state.n_params, "connected": applier.n_connected,
            "s_per_eval": _median_time(lambda: stage(theta, next(keys))[0], repeat)}
@@ -70,7 +131,9 @@ def bench_ours(n, ns, hidden, repeat, split=False, overrides=None):
         sample = jax.jit(lambda th, k: module.apply(state.unravel(th), k, ns, method=POVMRNN.sample)[0])
         a = sample(theta, jax.random.key(3))
         jac = jax.jit(lambda th, a: (state.log_value(th, a), state.jacobian(th, a)))
-        loc = jax.jit(lambda th, a: applier.local_values(lambda x: state.log_value(th, x), a))
+        loc = jax.jit(lambda th, a: applier.local_values(
+            lambda x: state.log_value(th, x), a,
+            log_f_connected=connected_log_p(module if p["prefix"] else None, state, applier, th)))
         O, E = jac(theta, a)[1], loc(theta, a)
         sol = jax.jit(lambda O, E: tdvp.solve(O, E, opts)[0])
         out.update(sample_s=_median_time(lambda: sample(theta, jax.random.key(3)), repeat),
@@ -107,26 +170,36 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--split", action="store_true")
     ap.add_argument("--jvmc", default=None, help="python of the environment with jvmc==1.5.8")
+    ap.add_argument("--prefix", action="store_true",
+                    help="old (every connected string through the whole RNN) vs new (from its sample's prefix)")
+    ap.add_argument("--symmetry", default="translations", choices=("translations", "all", "none"))
     args = ap.parse_args()
     import jax
 
     jax.config.update("jax_enable_x64", True)
     print(f"jax {jax.__version__} on {jax.default_backend()}", flush=True)
+    if args.prefix:
+        for n in args.sizes:
+            for ns in args.samples:
+                print(fmt_prefix(bench_prefix(n, ns, args.hidden, args.repeat, args.symmetry)), flush=True)
+        return
     for n in args.sizes:
         for ns in args.samples:
-            print(fmt(bench_ours(n, ns, args.hidden, args.repeat, args.split)), flush=True)
+            print(fmt(bench_ours(n, ns, args.hidden, args.repeat, args.split, {"symmetry": args.symmetry})),
+                  flush=True)
     if args.jvmc:
+        # jVMC's RNN1DGeneral is the plain RNN: symmetry none is the same work; translations is our default
         print("side by side: chain of 6, GRU hidden 10, 2000 exact samples", flush=True)
-        a = bench_ours(6, 2000, 10, args.repeat)
-        a12 = bench_ours(6, 2000, 12, args.repeat)
+        ours = {(h, sym): bench_ours(6, 2000, h, args.repeat, overrides={"symmetry": sym})
+                for h in (10, 12) for sym in ("none", "translations")}
         j = run_jvmc(args.jvmc, 6, 10, 2000, args.repeat)
-        b = bench_ours(6, 2000, 10, args.repeat)
-        ours = 0.5 * (a["s_per_eval"] + b["s_per_eval"])
-        print(f"  ours  hidden 10 ({a['params']} params): {a['s_per_eval']:.4f} s, after jVMC {b['s_per_eval']:.4f} s")
-        print(f"  ours  hidden 12 ({a12['params']} params): {a12['s_per_eval']:.4f} s")
-        print(f"  {j['code']} hidden 10 ({j['n_params']} params): {j['seconds_per_eval']:.4f} s")
-        print(f"  ratio jVMC / ours: {j['seconds_per_eval'] / ours:.1f} (hidden 10), "
-              f"{j['seconds_per_eval'] / a12['s_per_eval']:.1f} (ours at hidden 12, about equal parameters)")
+        after = bench_ours(6, 2000, 10, args.repeat, overrides={"symmetry": "none"})
+        js = j["seconds_per_eval"]
+        print(f"  {j['code']} hidden 10 ({j['n_params']} params, plain RNN): {js:.4f} s")
+        for (h, sym), r in ours.items():
+            extra = f", after jVMC {after['s_per_eval']:.4f} s" if (h, sym) == (10, "none") else ""
+            print(f"  ours hidden {h} ({r['params']} params), symmetry {sym}: {r['s_per_eval']:.4f} s{extra}"
+                  f"  -> jVMC / ours {js / r['s_per_eval']:.1f}")
     sys.stdout.flush()
 
 
