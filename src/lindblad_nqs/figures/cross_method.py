@@ -75,7 +75,8 @@ def write_cross_method(panels_file, result_files, out_pdf) -> pd.DataFrame:
 # samples one training iteration draws, by method key (the x axis "samples drawn")
 SAMPLES_KEY = {"cnn": "n_samples", "rbm_ndo": "n_samples", "transformer": "samples"}
 BUDGET_COLUMNS = ["reference", "reference_run", "run", "point", "method", "kind", "iteration", "samples", "wall_time_s",
-                  "max_abs_error", "error_stderr", "observables", "floor_of"]
+                  "max_abs_error", "error_stderr", "block", "observables", "floor_of"]
+MAX_POINTS = 60  # per history curve: iterations tracked more often are averaged in blocks
 
 
 def budget_table(result_files, budget: dict, floor_files=()) -> pd.DataFrame:
@@ -122,10 +123,16 @@ def budget_table(result_files, budget: dict, floor_files=()) -> pd.DataFrame:
                 tracked = [o for o in obs if o in h]
                 if tracked:
                     h = h.dropna(subset=tracked)
-                    err = np.max(np.abs(h[tracked].to_numpy(float) - exact[tracked].to_numpy(float)), axis=1)
-                    for it, w, e in zip(h["iteration"], h["wall"], err):
+                    # tracked every iteration from the training samples (the Transformer): their mean over
+                    # blocks of consecutive iterations, at most MAX_POINTS per curve, so that the curve shows
+                    # the error rather than the tracking noise
+                    block = max(1, -(-len(h) // MAX_POINTS))
+                    g = h.groupby(np.arange(len(h)) // block)
+                    vals, last = g[tracked].mean(), g[["iteration", "wall"]].last()
+                    err = np.max(np.abs(vals.to_numpy(float) - exact[tracked].to_numpy(float)), axis=1)
+                    for it, w, e in zip(last["iteration"], last["wall"], err):
                         rows.append({**base, "kind": "history", "iteration": int(it), "samples": int(it) * per_iter,
-                                     "wall_time_s": float(w), "max_abs_error": float(e),
+                                     "wall_time_s": float(w), "max_abs_error": float(e), "block": block,
                                      "observables": " ".join(tracked)})
             rows.append({**base, "kind": "result", "iteration": n_iter,
                          "samples": None if n_iter is None else n_iter * per_iter, "wall_time_s": wall,
@@ -141,17 +148,21 @@ def budget_table(result_files, budget: dict, floor_files=()) -> pd.DataFrame:
 
 def budget_figure(table: pd.DataFrame, floor_settings: dict | None = None):
     labels = list(dict.fromkeys(table["reference"]))
-    fig, axes = plt.subplots(max(len(labels), 1), 2, figsize=(12, 3.9 * max(len(labels), 1)), squeeze=False)
+    fig, axes = plt.subplots(max(len(labels), 1), 2, figsize=(13, 3.9 * max(len(labels), 1)), squeeze=False)
     if not labels:
         fig.text(0.5, 0.5, "no steady network run of this config solves a budget reference's system", ha="center")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    styles = ["--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))]
     for row, label in zip(axes, labels):
         part = table[table["reference"] == label]
         runs = list(dict.fromkeys(zip(part["run"], part["point"])))
+        floors: dict[str, tuple[float, list[str]]] = {}  # one line per network, naming the runs it bounds
+        no_floor = []
         for k, (run, point) in enumerate(runs):
             color = colors[k % len(colors)]
             mine = part[(part["run"] == run) & (part["point"] == point)]
-            name = run
+            ref_point = mine["reference_run"].iloc[0].split("/", 1)[1]
+            name = run + (f" {point}" if point != ref_point else "")  # a sweep over another key (strings)
             marker = MARKERS.get(mine["method"].iloc[0], "*")
             hist, final, floor = (mine[mine["kind"] == kd] for kd in ("history", "result", "floor"))
             for ax, x in zip(row, ("samples", "wall_time_s")):
@@ -160,23 +171,37 @@ def budget_figure(table: pd.DataFrame, floor_settings: dict | None = None):
                 for _, f in final.iterrows():
                     if pd.notna(f[x]):
                         ax.errorbar([f[x]], [max(f["max_abs_error"], 1e-6)], yerr=[[0.0], [f["error_stderr"]]],
-                                    marker=marker, color=color, ms=7, capsize=2, ls="none", label=name if x == "samples" else None)
-                for _, f in floor.iterrows():
-                    ax.axhline(max(f["max_abs_error"], 1e-6), color=color, ls="--", lw=1.2)
+                                    marker=marker, color=color, ms=7, capsize=2, ls="none",
+                                    label=name if x == "samples" else None)
+            if len(floor):
+                f = floor.iloc[0]
+                floors.setdefault(f["floor_of"], (f["max_abs_error"], []))[1].append(name)
+            else:
+                no_floor.append(name)
+        for j, (value, names) in enumerate(sorted(floors.values(), key=lambda v: v[0])):
+            for ax in row:
+                ax.axhline(max(value, 1e-6), color="k", ls=styles[j % len(styles)], lw=1.0,
+                           label=f"floor {value:.2g}: {', '.join(names)}" if ax is row[1] else None)
+        if no_floor:
+            row[0].text(0.02, 0.03, "no floor (fit over the size limit): " + ", ".join(no_floor), fontsize=7,
+                        transform=row[0].transAxes)
         for ax, xl in zip(row, ("samples drawn in training (iterations x samples per iteration)",
-                                "training wall time (s)")):
+                                "wall time (s; line: training iterations, marker: the whole run)")):
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel(xl)
             ax.grid(alpha=0.3, which="both")
             ax.set_title(label, fontsize=9)
         row[0].set_ylabel("max |observable - exact|")
-        row[0].legend(fontsize=6, loc="lower left", frameon=False)
+        h0, l0 = row[0].get_legend_handles_labels()
+        h1, l1 = row[1].get_legend_handles_labels()
+        row[1].legend(h0 + h1, l0 + l1, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     how = ""
     if floor_settings:
-        how = f" (the network fitted to the exact state by {floor_settings['steps']} Adam steps, lr {floor_settings['lr']})"
-    fig.suptitle("Error against budget: lines the tracked observables during training, markers the final result "
-                 f"(bar: one standard error upward), dashed the network's fit-to-exact floor{how}", fontsize=9)
+        how = f" ({floor_settings['steps']} Adam steps, lr {floor_settings['lr']})"
+    fig.suptitle("Error against budget: lines the tracked observables during training (block means), markers the final "
+                 "result (bar: one standard error upward),\nblack lines the fit-to-exact floor of each network: the same "
+                 f"ansatz fitted directly to the exact state{how}", fontsize=9)
     fig.tight_layout()
     return fig
 
