@@ -16,7 +16,7 @@ the floor is an upper bound of the network's best error, reached by `steps` Adam
     lindblad-nqs floor SPEC.yaml --out FLOOR.csv [--steps 1000 --lr 0.01]
 
 writes one row per observable (observable, fit, exact, abs_error) and FLOOR.json beside it (the loss
-reached, parameter count, steps, wall time).
+reached, the fit's trace distance to the exact rho, parameter count, steps, wall time).
 """
 
 from __future__ import annotations
@@ -181,8 +181,14 @@ def fit_povm(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_
     with torch.no_grad():
         loss = float(kl())
     values = {name: v for name, v, _ in trainer.exact_observables(list(spec.observables))}
-    return {"values": values, "loss": loss, "loss_name": "kl", "n_params": sum(q.numel() for q in model.parameters()),
+    p_fit = trainer.exact_probabilities().double().cpu().numpy()
+    return {"values": values, "rho": povm.density_matrix(p_fit), "loss": loss, "loss_name": "kl", "n_params": sum(q.numel() for q in model.parameters()),
             "n_configs": 4**n}
+
+
+def trace_distance(rho: np.ndarray, sigma: np.ndarray) -> float:
+    """(1/2) ||rho - sigma||_1 (singular values: rho need not be exactly Hermitian)."""
+    return float(0.5 * np.linalg.svd(rho - sigma, compute_uv=False).sum())
 
 
 def fit_floor(spec, steps: int = 1000, lr: float = 0.01, max_configs: int = MAX_CONFIGS) -> tuple[pd.DataFrame, dict]:
@@ -193,16 +199,19 @@ def fit_floor(spec, steps: int = 1000, lr: float = 0.01, max_configs: int = MAX_
     if name not in METHODS:
         raise FloorError(f"no fit-to-exact floor for method {name} (one of: {', '.join(METHODS)})")
     started = time.perf_counter()
-    exact = exact_values(exact_rho(spec.system), spec)
+    rho_ex = exact_rho(spec.system)
+    exact = exact_values(rho_ex, spec)
     if name in DM_METHODS:
         fit = fit_density_matrix(spec, steps, lr, spec.seed, max_configs)
-        values = exact_values(fit.pop("rho"), spec)
+        values = exact_values(fit["rho"], spec)
     else:
         fit = fit_povm(spec, steps, lr, spec.seed, max_configs)
         values = fit.pop("values")
+    fit["trace_distance"] = trace_distance(fit.pop("rho"), rho_ex)
     table = pd.DataFrame([{"observable": o, "fit": values[o], "exact": exact[o], "abs_error": abs(values[o] - exact[o])}
                           for o in exact])
-    info = {"method": name, "network": network_id(name, spec.params), "system": spec.raw["system"], **fit, "steps": steps, "lr": lr, "max_abs_error": float(table["abs_error"].max()),
+    info = {"method": name, "network": network_id(name, spec.params), "system": spec.raw["system"], **fit,
+            "steps": steps, "lr": lr, "max_abs_error": float(table["abs_error"].max()),
             "wall_time_s": time.perf_counter() - started}
     return table, info
 

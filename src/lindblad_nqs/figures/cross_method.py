@@ -75,7 +75,7 @@ def write_cross_method(panels_file, result_files, out_pdf) -> pd.DataFrame:
 # samples one training iteration draws, by method key (the x axis "samples drawn")
 SAMPLES_KEY = {"cnn": "n_samples", "rbm_ndo": "n_samples", "transformer": "samples"}
 BUDGET_COLUMNS = ["reference", "reference_run", "run", "point", "method", "kind", "iteration", "samples", "wall_time_s",
-                  "max_abs_error", "error_stderr", "block", "observables", "floor_of"]
+                  "max_abs_error", "error_stderr", "block", "observables", "floor_of", "floor_trace_distance"]
 MAX_POINTS = 60  # per history curve: iterations tracked more often are averaged in blocks
 
 
@@ -141,7 +141,8 @@ def budget_table(result_files, budget: dict, floor_files=()) -> pd.DataFrame:
             for info, err, path in floors:
                 if info["network"] == nid and info["system"] == prov["spec"]["system"] and set(obs) <= set(err.index):
                     rows.append({**base, "kind": "floor", "max_abs_error": float(err[obs].max()), "error_stderr": 0.0,
-                                 "floor_of": f"{path.parent.name}/{path.stem}"})
+                                 "floor_of": f"{path.parent.name}/{path.stem}",
+                                 "floor_trace_distance": info.get("trace_distance")})
                     break
     return pd.DataFrame(rows, columns=BUDGET_COLUMNS)
 
@@ -156,7 +157,7 @@ def budget_figure(table: pd.DataFrame, floor_settings: dict | None = None):
     for row, label in zip(axes, labels):
         part = table[table["reference"] == label]
         runs = list(dict.fromkeys(zip(part["run"], part["point"])))
-        floors: dict[str, tuple[float, list[str]]] = {}  # one line per network, naming the runs it bounds
+        floors: dict[str, tuple[float, float, list[str]]] = {}  # one line per network, naming the runs it bounds
         no_floor = []
         for k, (run, point) in enumerate(runs):
             color = colors[k % len(colors)]
@@ -175,13 +176,14 @@ def budget_figure(table: pd.DataFrame, floor_settings: dict | None = None):
                                     label=name if x == "samples" else None)
             if len(floor):
                 f = floor.iloc[0]
-                floors.setdefault(f["floor_of"], (f["max_abs_error"], []))[1].append(name)
+                floors.setdefault(f["floor_of"], (f["max_abs_error"], f["floor_trace_distance"], []))[2].append(name)
             else:
                 no_floor.append(name)
-        for j, (value, names) in enumerate(sorted(floors.values(), key=lambda v: v[0])):
+        for j, (value, td, names) in enumerate(sorted(floors.values(), key=lambda v: v[0])):
             for ax in row:
                 ax.axhline(max(value, 1e-6), color="k", ls=styles[j % len(styles)], lw=1.0,
-                           label=f"floor {value:.2g}: {', '.join(names)}" if ax is row[1] else None)
+                           label=f"floor {value:.2g} (fit's trace distance {td:.2g}): {', '.join(names)}"
+                           if ax is row[1] else None)
         if no_floor:
             row[0].text(0.02, 0.03, "no floor (fit over the size limit): " + ", ".join(no_floor), fontsize=7,
                         transform=row[0].transAxes)
