@@ -6,8 +6,10 @@
 Prints one line per (N, samples, path): parameters, seconds per stage (median of --repeat after one
 warm-up call that compiles), and its split: sampling, and the jitted TDVP (local values, Jacobian, solve,
 each also timed alone). Paths: `generic` is the autodiff Jacobian and a full RBM evaluation per connected
-configuration (method key analytic: false), `analytic` the closed-form O_k and the connected
-configurations from the sample's activations (the default). Both paths run in this one invocation,
+configuration (method key analytic: false), `analytic` the closed-form O_k, the connected
+configurations from the sample's activations and the chains driven by Re log rho in real arithmetic
+(nets.rbm_dm.log_abs_rho; the default). Each path samples with its own sampler (from the same key and
+start: the same samples, checked); both TDVPs run on the generic sampler's. Both paths run in this one invocation,
 alternating repeat by repeat on the same samples, so that a changing load hits both alike; the line
 `analytic / generic` gives the ratios and the largest difference of L_loc, O and theta_dot between them.
 """
@@ -74,28 +76,31 @@ def main():
                     E = local(theta, x, tables)
                     return tdvp.solve(st.jacobian(theta, x), E, opts)[0]
 
-                fns[path] = dict(st=st, rhs=jax.jit(rhs), local=jax.jit(local), jac=jax.jit(st.jacobian),
+                log_abs = (lambda th, x, st=st: rbm_dm.log_abs_rho(st.unravel(th), x)) if path == "analytic" else st.log_value
+                fns[path] = dict(st=st, rhs=jax.jit(rhs), log_abs=log_abs, local=jax.jit(local), jac=jax.jit(st.jacobian),
                                  solve=jax.jit(lambda O, E: tdvp.solve(O, E, opts)[0]))
             st = fns[args.paths[0]]["st"]
             theta = st.theta0
             for ns in args.samples:
                 chains = 50
-                sampler = MetropolisSampler(st.log_value, n, chains, "doubled", 2.0)
+                samplers = {path: MetropolisSampler(fns[path]["log_abs"], n, chains, "doubled", 2.0)
+                            for path in args.paths}
                 key = prng_key(1)
-                chain = sampler.init_state(key)
+                chains0 = {path: samplers[path].init_state(key) for path in args.paths}
                 times = {path: {k: [] for k in ("sample", "tdvp", "local", "jac", "solve")} for path in args.paths}
                 out = {}
                 for r in range(args.repeat + 1):
                     key, k = jax.random.split(key)
-                    t0 = time.perf_counter()
-                    chain, batch = sampler.sample(theta, chain, k, ns // chains)
-                    batch.x.block_until_ready()
-                    t_sample = time.perf_counter() - t0
-                    x = batch.x.reshape(-1, 2, n)
+                    batches = {}
+                    for path in (args.paths if r % 2 else args.paths[::-1]):
+                        t0 = time.perf_counter()
+                        chains0[path], batches[path] = samplers[path].sample(theta, chains0[path], k, ns // chains)
+                        batches[path].x.block_until_ready()
+                        times[path]["sample"].append(time.perf_counter() - t0)
+                    x = batches[args.paths[0]].x.reshape(-1, 2, n)  # both paths' TDVP on the same samples
                     for path in (args.paths if r % 2 else args.paths[::-1]):
                         f = fns[path]
                         T = times[path]
-                        T["sample"].append(t_sample)
                         T["tdvp"].append(timed(f["rhs"], theta, x, lind.tables))
                         T["local"].append(timed(f["local"], theta, x, lind.tables))
                         T["jac"].append(timed(f["jac"], theta, x))
@@ -113,6 +118,8 @@ def main():
                     g, a = med["generic"], med["analytic"]
                     (Eg, Og, vg), (Ea, Oa, va) = out["generic"], out["analytic"]
                     rel = lambda u, v: float(jnp.max(jnp.abs(u - v)) / jnp.max(jnp.abs(v)))  # noqa: E731
+                    same = bool(jnp.all(batches["analytic"].x == batches["generic"].x))
+                    print(f"  samples of the two samplers identical: {same}")
                     print(f"  analytic / generic: stage {(a['sample'] + a['tdvp']) / (g['sample'] + g['tdvp']):.2f}, "
                           f"TDVP {a['tdvp'] / g['tdvp']:.2f}, local values {a['local'] / g['local']:.2f}, Jacobian "
                           f"{a['jac'] / g['jac']:.2f}; max rel. difference L_loc {rel(Ea, Eg):.1e}, O {rel(Oa, Og):.1e}, "

@@ -88,6 +88,22 @@ def test_closed_form_log_derivatives_equal_autodiff(n):
             np.testing.assert_allclose(J1, J0, rtol=0, atol=1e-12 * np.abs(J0).max())
 
 
+@pytest.mark.parametrize("noise", [0.6, 8.0])
+def test_log_abs_rho_is_the_real_part_of_log_rho(noise):
+    """The samplers' Re log rho in real arithmetic against the complex log rho, also at activations with
+    |Re theta| of tens (where a naive log |cosh| loses its digits or overflows)."""
+    from lindblad_nqs.nets import rbm_dm
+
+    with jax.enable_x64(True):
+        m = RBMDensityMatrix(3, 3, 2, init_noise=noise, bias_std=noise, dtype=jnp.float64)
+        x = jnp.asarray(all_doubled(3))
+        p = m.init(jax.random.key(5), x[:1])
+        want = np.asarray(m.apply(p, x)).real
+        got = np.asarray(rbm_dm.log_abs_rho(p, x))
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 PRESETS_1_2 = {  # every preset, each with 1- and 2-site terms (off-diagonal on 2 sites: heisenberg, rotated_ising)
     "heisenberg": {"name": "heisenberg", "Jx": 2.0, "Jy": 0.7, "Jz": 1.0, "B": 1.0},
     "tfi": {"name": "tfi", "V": 2.0, "g": 1.0},

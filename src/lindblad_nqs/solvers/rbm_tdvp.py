@@ -40,9 +40,10 @@ DEFAULTS = {
     "chunk": Key(20000, int, "samples per Jacobian chunk: above it S and F are accumulated chunk by chunk "
                  "(memory O(chunk P + P^2), for the paper's 1e6 samples; not with snr); 0: all at once",
                  minimum=0),
-    "analytic": Key(True, bool, "O_k in closed form and connected configurations from the sample's activations and "
-                    "the changed sites (False: autodiff Jacobian and a full evaluation per connected configuration; "
-                    "the same values to roundoff)"),
+    "analytic": Key(True, bool, "O_k in closed form, connected configurations from the sample's activations and "
+                    "the changed sites, and the chains on |rho|^2 from Re log rho in real arithmetic (False: autodiff "
+                    "Jacobian, a full evaluation per connected configuration, complex log rho; the same values to "
+                    "roundoff)"),
     "float64": Key(True, bool, "double precision (time evolution is far more sensitive to roundoff than a "
                    "minimisation)"),
     "init_noise": Key(1e-2, float, "standard deviation of the noise on the coupling weights at t = 0", minimum=0),
@@ -127,14 +128,17 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
     n = spec.system.n_sites
     enable_compilation_cache()
     with jax.enable_x64(bool(p["float64"])):
-        from ..nets.rbm_dm import log_rho_connected
+        from ..nets.rbm_dm import log_abs_rho, log_rho_connected
         from ..vmc.evolution import run_evolution
 
         state = build_state(spec, p, initial)
-        connected = None
+        connected = abs_rho = None
         if p["analytic"]:
             def connected(theta, x, y, changed):
                 return log_rho_connected(state.unravel(theta), x, y, changed)
+
+            def abs_rho(theta, x):
+                return log_abs_rho(state.unravel(theta), x)
         exact_rhos = None
         if n <= p["exact_max_sites"]:
             from ..exact.dynamics import evolve_sector
@@ -146,7 +150,8 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
         ckpt = Checkpointer(ctx.state_dir / "checkpoint.npz", fp)
         ev = run_evolution(spec.system, state, p, list(spec.observables), initial=initial, save_times=save_times,
                            dt0=dt0, seed=spec.seed, checkpointer=ckpt, tracked=p["track"], exact_rhos=exact_rhos,
-                           progress=ctx.progress, log_rho_connected=connected)
+                           progress=ctx.progress, log_rho_connected=connected,
+                           log_abs_rho=abs_rho)
     rows = ev.rows
     if spec.task.kind == "steady":
         t_end = float(save_times[-1])

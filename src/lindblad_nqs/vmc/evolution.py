@@ -47,10 +47,11 @@ def sector_for_dynamics(system, initial: str, requested: bool = True) -> bool:
 
 def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_times, dt0: float, seed: int,
                   checkpointer: Checkpointer, tracked=("sz",), exact_rhos=None, progress: bool = False,
-                  log_rho_connected=None) -> Evolution:
+                  log_rho_connected=None, log_abs_rho=None) -> Evolution:
     """log_rho_connected(theta, x, y, changed_sites) -> (B, M): log rho of the connected configurations y
     (B, M, N) of x (B, N) in digits, where the network has a shortcut (nets.rbm_dm.log_rho_connected);
-    None: each connected configuration through state.log_value."""
+    None: each connected configuration through state.log_value. log_abs_rho(theta, x) -> (B,) Re log rho,
+    where the network has it cheaper than log rho, drives the chains on |rho|^2 (None: state.log_value)."""
     import jax
     import jax.numpy as jnp
 
@@ -67,7 +68,8 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
     sector = sector_for_dynamics(system, initial, cfg["sector"])
     n_chains = cfg["n_chains"]
     per_chain = samples_per_chain(cfg["n_samples"], n_chains)
-    sampler = MetropolisSampler(state.log_value, n, n_chains, "doubled", 2.0, sector, cfg["sweep"] or None)
+    sampler = MetropolisSampler(log_abs_rho or state.log_value, n, n_chains, "doubled", 2.0, sector,
+                                cfg["sweep"] or None)
     diag = MetropolisSampler(state.log_value, n, cfg["obs_chains"], "diagonal", 1.0)
     opts = tdvp.TDVPOptions(cfg["regularization"], cfg["diag_shift"], cfg["rcond"], cfg["snr_tol"])
     obs_names = [o.name for o in observables]
