@@ -128,6 +128,8 @@ def test_budget_figure_numbers_are_the_runs_tables(pipeline_run):
         assert list(curve["samples"]) == [i * per for i in g["iteration"].last()]
         assert np.allclose(curve["wall_time_s"], g["wall"].last())
         assert final["iteration"] == full["iteration"].max() and final["samples"] == final["iteration"] * per
+        assert np.isclose(final["wall_time_s"], full["time_s"].sum())
+        assert final["run_wall_time_s"] == json.loads(f.with_suffix(".json").read_text())["wall_time_s"]
         floor = pd.read_csv(root / "results" / "review" / "floors" / run / "base.csv").set_index("observable")
         assert np.isclose(mine[mine["kind"] == "floor"]["max_abs_error"].iloc[0], floor["abs_error"][obs].max())
     lin = json.loads(out.with_suffix(".json").read_text())
