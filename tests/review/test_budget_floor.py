@@ -148,3 +148,9 @@ def test_budget_refuses_a_reference_the_file_does_not_have(pipeline_run, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "budget.references[0]" in err[0], err
     assert not out.exists() and not out.with_suffix(".csv").exists()
+    del doc["budget"]
+    bad.write_text(yaml.safe_dump(doc))
+    assert main(["budget", str(bad), *map(str, files), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no `budget:` section" in err[0], err
+    assert not out.exists() and not out.with_suffix(".csv").exists()

@@ -218,8 +218,12 @@ def write_budget(references_file, result_files, floor_files, out_pdf) -> pd.Data
     """The error-vs-budget figure (FIGURE.pdf/.png/.csv/.json) of the cross-method file's budget section."""
     from ..budget import load_budget
 
+    from ..claims import ClaimsError
+
     started = time.time()
     budget = load_budget(references_file)
+    if budget is None:
+        raise ClaimsError(f"{references_file}: has no `budget:` section (the references of the budget figure)")
     table = budget_table(result_files, budget, floor_files)
     dirs = {Path(f).parent.parent.name: str(Path(f).parent.parent) for f in result_files}
     used = set(table["run"]) | set(table["reference_run"].str.split("/").str[0])
