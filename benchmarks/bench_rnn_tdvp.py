@@ -12,11 +12,14 @@ log p + Jacobian, local values, solve; each jitted on its own, so their sum exce
 With --jvmc (the python of an environment holding jvmc==1.5.8, e.g. `python3 -m venv /tmp/jvmc_venv &&
 /tmp/jvmc_venv/bin/pip install jvmc==1.5.8 mpich`), the chain of 6 with GRU hidden 10 and 2000 samples
 runs in both codes, and the ratio is printed: ours at hidden 10 and at hidden 12 (676 parameters, nearest
-jVMC's 713 for its hidden-10 GRU), without symmetry (jVMC's plain RNN1DGeneral: the same work) and with the
-translation average (our default), and ours once more after jVMC (the machine's load drifts).
+jVMC's 713 for its hidden-10 GRU), without symmetry against jVMC's plain RNN1DGeneral and with the
+translation average (our default) against jVMC's SymNet around it, ours at hidden 10 once more after jVMC
+(the machine's load drifts; the ratio at hidden 10 is to the mean of the two).
 With --prefix, each (N, samples) point times one evaluation and its local values with every connected
 string through the whole RNN (old) and from its sample's prefix (new, the default), alternately in one
 process, and prints both, their ratio, the local values' share and the largest difference of E.
+With --runs SPEC..., each rnn_tdvp run spec is solved old and then new (wall time, s / evaluation, and the
+largest difference of the saved observables).
 """
 
 from __future__ import annotations
@@ -143,14 +146,42 @@ def bench_ours(n, ns, hidden, repeat, split=False, overrides=None):
     return out
 
 
-def run_jvmc(python, n, hidden, ns, repeat):
+def run_jvmc(python, n, hidden, ns, repeat, translations=False):
     script = Path(__file__).with_name("jvmc_tdvp_eval.py")
     r = subprocess.run([python, str(script), "--n", str(n), "--hidden", str(hidden), "--samples", str(ns),
-                        "--repeat", str(repeat)], capture_output=True, text=True)
+                        "--repeat", str(repeat)] + (["--translations"] if translations else []),
+                       capture_output=True, text=True)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     if r.returncode or not lines:
         raise RuntimeError(f"jVMC run failed (rc {r.returncode}): {r.stderr.strip().splitlines()[-1:]}")
     return json.loads(lines[-1])
+
+
+def bench_runs(paths):
+    """Each run spec (a results/runs/.../spec.yaml of rnn_tdvp) solved with prefix false and then true in
+    this process, without checkpoints: wall seconds, evaluations, seconds per evaluation, and the largest
+    difference of the saved observables between the two."""
+    import jax
+
+    from lindblad_nqs.solvers.rnn_tdvp import _check, run_povm_evolution
+    from lindblad_nqs.spec import load_yaml, parse_spec
+
+    for path in paths:
+        raw = load_yaml(path, "run spec")
+        out = {}
+        for prefix in (False, True):
+            spec = parse_spec(dict(raw, method=dict(raw["method"], prefix=prefix)))
+            p, task = _check(spec), spec.task
+            with jax.enable_x64(bool(p["float64"])):
+                t0 = time.perf_counter()
+                rows, hist, info, _ = run_povm_evolution(spec.system, p, list(spec.observables), initial=task.initial,
+                                                         save_times=task.save_times, dt0=task.dt, seed=spec.seed)
+                out[prefix] = (time.perf_counter() - t0, info, np.array([r[2] for r in rows]))
+        (w0, i0, v0), (w1, i1, v1) = out[False], out[True]
+        dv = float(np.max(np.abs(v0 - v1))) if v0.shape == v1.shape else float("nan")
+        print(f"{path}: wall old={w0:.1f} s new={w1:.1f} s ratio={w0 / w1:.2f}; evaluations old={i0['evaluations']} "
+              f"new={i1['evaluations']}; s/eval old={i0['seconds_per_evaluation']:.3f} "
+              f"new={i1['seconds_per_evaluation']:.3f}; max |observable old - new| = {dv:.1e}", flush=True)
 
 
 def fmt(r):
@@ -164,7 +195,7 @@ def fmt(r):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[6, 10, 16])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[6, 10, 16])
     ap.add_argument("--samples", type=int, nargs="+", default=[500, 2000, 8000])
     ap.add_argument("--hidden", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=5)
@@ -173,11 +204,15 @@ def main():
     ap.add_argument("--prefix", action="store_true",
                     help="old (every connected string through the whole RNN) vs new (from its sample's prefix)")
     ap.add_argument("--symmetry", default="translations", choices=("translations", "all", "none"))
+    ap.add_argument("--runs", nargs="+", default=None, help="rnn_tdvp run specs to solve old and new (no --sizes)")
     args = ap.parse_args()
     import jax
 
     jax.config.update("jax_enable_x64", True)
     print(f"jax {jax.__version__} on {jax.default_backend()}", flush=True)
+    if args.runs:
+        bench_runs(args.runs)
+        return
     if args.prefix:
         for n in args.sizes:
             for ns in args.samples:
@@ -188,18 +223,22 @@ def main():
             print(fmt(bench_ours(n, ns, args.hidden, args.repeat, args.split, {"symmetry": args.symmetry})),
                   flush=True)
     if args.jvmc:
-        # jVMC's RNN1DGeneral is the plain RNN: symmetry none is the same work; translations is our default
+        # symmetry none against jVMC's plain RNN1DGeneral, translations against its SymNet around it
         print("side by side: chain of 6, GRU hidden 10, 2000 exact samples", flush=True)
+        syms = ("none", "translations")
         ours = {(h, sym): bench_ours(6, 2000, h, args.repeat, overrides={"symmetry": sym})
-                for h in (10, 12) for sym in ("none", "translations")}
-        j = run_jvmc(args.jvmc, 6, 10, 2000, args.repeat)
-        after = bench_ours(6, 2000, 10, args.repeat, overrides={"symmetry": "none"})
-        js = j["seconds_per_eval"]
-        print(f"  {j['code']} hidden 10 ({j['n_params']} params, plain RNN): {js:.4f} s")
-        for (h, sym), r in ours.items():
-            extra = f", after jVMC {after['s_per_eval']:.4f} s" if (h, sym) == (10, "none") else ""
-            print(f"  ours hidden {h} ({r['params']} params), symmetry {sym}: {r['s_per_eval']:.4f} s{extra}"
-                  f"  -> jVMC / ours {js / r['s_per_eval']:.1f}")
+                for h in (10, 12) for sym in syms}
+        jv = {sym: run_jvmc(args.jvmc, 6, 10, 2000, args.repeat, sym == "translations") for sym in syms}
+        after = {sym: bench_ours(6, 2000, 10, args.repeat, overrides={"symmetry": sym}) for sym in syms}
+        for sym in syms:
+            js = jv[sym]["seconds_per_eval"]
+            print(f"  symmetry {sym}: {jv[sym]['code']} hidden 10 ({jv[sym]['n_params']} params) {js:.4f} s")
+            for h in (10, 12):
+                r = ours[(h, sym)]
+                extra = f" (after jVMC {after[sym]['s_per_eval']:.4f} s)" if h == 10 else ""
+                mean = 0.5 * (r["s_per_eval"] + after[sym]["s_per_eval"]) if h == 10 else r["s_per_eval"]
+                print(f"    ours hidden {h} ({r['params']} params) {r['s_per_eval']:.4f} s{extra}"
+                      f"  -> jVMC / ours {js / mean:.1f}")
     sys.stdout.flush()
 
 

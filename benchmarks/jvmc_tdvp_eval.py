@@ -31,10 +31,19 @@ def main():
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--cell", default="GRU")
+    ap.add_argument("--translations", action="store_true",
+                    help="p averaged over the chain's translations (jVMC's SymNet around the RNN)")
     args = ap.parse_args()
     L = args.n
     net = jVMC.nets.RNN1DGeneral(L=L, hiddenSize=args.hidden, depth=1, inputDim=4, logProbFactor=1,
                                  realValuedOutput=True, realValuedParams=True, cell=args.cell)
+    if args.translations:
+        # every log p is then a logsumexp over the L translates, as ours; jVMC samples the plain RNN's p,
+        # which changes the samples but not the work of an evaluation
+        from jVMC.nets.sym_wrapper import SymNet
+        from jVMC.util.symmetries import get_orbit_1D
+
+        net = SymNet(net=net, orbit=get_orbit_1D(L, "translation"))
     psi = jVMC.vqs.NQS(net, seed=1234)
     povm = jVMC.operator.POVM({"dim": "1D", "L": L})
     lind = jVMC.operator.POVMOperator(povm)
@@ -48,6 +57,7 @@ def main():
     psi(jnp.zeros((1, 1, L), jnp.int32))  # initialises the parameters
     full = tree = flax.core.unfreeze(psi.params)
     tree = tree["params"] if "params" in tree else tree
+    tree = tree["net"] if "net" in tree else tree  # inside SymNet
     dense = tree["outputDense"]
     dense["bias"] = jnp.log(probs[1:] / probs[0])
     dense["kernel"] = 1e-3 * jax.random.normal(jax.random.key(0), dense["kernel"].shape)
