@@ -83,25 +83,3 @@ def test_diagnostics_detect_bad_mixing():
         ar[:, t] = 0.9 * ar[:, t - 1] + rng.normal(size=16)
     assert autocorr_time(good) < 1.5
     assert 12 < autocorr_time(ar) < 26  # (1 + 0.9)/(1 - 0.9) = 19
-
-
-def test_stuck_chains_warning_fires_on_one_element_and_not_on_a_spread_rho():
-    """Chains on |rho|^2 concentrated on one element (s, s') and its mirror accept only the ket-bra swap;
-    the final check of the steady driver says so. On a spread rho the chains move and it stays silent."""
-    from lindblad_nqs.vmc.driver import stuck_chains_warning
-
-    n = 3
-    one = np.full(4**n, 1e-12, complex)
-    s, sp = np.array([1, 0, 1]), np.array([0, 1, 1])  # two sites apart: no diag move reaches the mirror
-    for a, b in ((s, sp), (sp, s)):
-        one[doubled_index(np.stack([a, b])[None])[0]] = 1.0
-    spread = random_rho(n, 3)
-    accepted = {}
-    for name, rho in (("one", one), ("spread", spread)):
-        sampler = MetropolisSampler(table_log_rho(n), n, 16, "doubled", 2.0, sector=False)
-        x0 = jax.numpy.asarray(np.repeat(np.stack([s, sp])[None], 16, 0).astype(np.int8))  # start on the element
-        _, batch = sampler.sample(table_params(rho), x0, prng_key(1), 64, n_discard=64)
-        accepted[name] = batch.acceptance
-        warning = stuck_chains_warning(batch.acceptance, sampler.probs)
-        assert (warning is not None) == (name == "one"), (name, batch.acceptance)
-    assert abs(accepted["one"] - sampler.probs[3]) < 0.03  # the swap share, 0.1

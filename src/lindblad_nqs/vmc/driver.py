@@ -30,7 +30,7 @@ import pandas as pd
 from ..divergence import NonFiniteStreak
 from .observables import estimate
 from .optimizers import Objective, from_arrays, make_optimizer, to_arrays
-from .sampling import MOVES, PRNG_IMPL, ExactSampler, MetropolisSampler, autocorr_time, enumerate_configs, prng_key, split_rhat
+from .sampling import PRNG_IMPL, ExactSampler, MetropolisSampler, autocorr_time, enumerate_configs, prng_key, split_rhat
 
 
 @dataclass
@@ -84,19 +84,6 @@ def collapse_warning(c_l2, aux_l2, c_ldagl, aux_ldagl, z: float = 5.0) -> str | 
         return (f"the L^dag L estimate of the final cost ({c2:.3g}) is much larger than the |L_loc|^2 estimate "
                 f"({c1:.3g} +- {se:.2g}): rho vanishes where L rho does not (collapsed state); try "
                 "estimator: ldagl or a smaller lr")
-    return None
-
-
-def stuck_chains_warning(acceptance: float, move_probs, factor: float = 1.5) -> str | None:
-    """A warning when the doubled chains accept little beyond the ket-bra swap: the swap of (s, s') is
-    always accepted where |rho| is symmetric, so an acceptance near the swap's share of the moves means
-    |rho|^2 sits on one element and its mirror. The cost estimates cannot tell (both are taken on those
-    samples: an x-basis CNN collapsed onto one element of rho showed 8.7 against 10.1)."""
-    swap = float(move_probs[MOVES.index("swap")])
-    if swap > 0 and acceptance <= factor * swap:
-        return (f"the doubled chains accepted {acceptance:.3f} of their moves, hardly more than the ket-bra swaps "
-                f"({swap:.2f}): |rho|^2 sits on one element (collapsed, or a nearly pure state the sampler "
-                "cannot explore); check against the exact state or start from a wider init_scale")
     return None
 
 
@@ -392,13 +379,11 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     key, kf, ko = jax.random.split(loop.key, 3)
     chain, batch = sampling.draw(theta, loop.chain, kf, cfg["n_discard"])
     x, lq = batch.x, batch.lq
-    warnings = []
     if sampling.sampler is not None:
         info["final_acceptance"] = batch.acceptance
         if sampling.kind == "metropolis":
             info["final_rhat"] = split_rhat(np.asarray(batch.log_rho).real)
             info["final_autocorr_time"] = autocorr_time(np.asarray(batch.log_rho).real)
-            warnings.append(stuck_chains_warning(batch.acceptance, sampling.sampler.probs))
     c, _, aux = costs.value_and_grad(theta, x, lq)  # same shapes as in training: no new compilation
     info["final_cost"] = float(c)
     if cfg["estimator"] == "l2" and n <= 16:
@@ -409,9 +394,9 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         c1, aux1 = costs.value(theta, x[:m], lq[:m])
         info["final_cost_subset_l2"] = float(c1)
         info["final_cost_subset_ldagl"] = float(c2)
-        warnings.append(collapse_warning(c1, aux1, c2, aux2))
-    if any(warnings):
-        info["warning"] = "; ".join(w for w in warnings if w)
+        warning = collapse_warning(c1, aux1, c2, aux2)
+        if warning:
+            info["warning"] = warning
     observer.reset()
     rows, oinfo = observer(theta, cfg["obs_samples"], ko, cfg["n_discard"])
     info["observable_sampler"] = oinfo
