@@ -58,7 +58,7 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
     from ..variational import tdvp
     from ..variational.integrators import evolve
     from .driver import dense_rho
-    from .local_estimator import LocalLiouvillian, from_digits, to_digits
+    from .local_estimator import LocalLiouvillian
     from .observables import estimate
     from .sampling import PRNG_IMPL, MetropolisSampler, prng_key
 
@@ -82,11 +82,9 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
     @jax.jit
     def rhs_from_samples(theta, x, tables):
         def local(xc):
-            lv = state.log_value(theta, xc)
-            if log_rho_connected is None:
-                return lind.local_values(lambda xx: state.log_value(theta, xx), xc, lv, tables)
-            return lind.op.local_values(lambda d: state.log_value(theta, from_digits(d)), to_digits(xc), lv, tables,
-                                        log_f_connected=lambda d, y: log_rho_connected(theta, d, y, changed))
+            conn = None if log_rho_connected is None else (lambda d, y: log_rho_connected(theta, d, y, changed))
+            return lind.local_values(lambda xx: state.log_value(theta, xx), xc, state.log_value(theta, xc), tables,
+                                     log_rho_connected=conn)
 
         if streamed:  # the connected configurations of 1e6 samples would not fit in memory either
             theta_dot, S, d = tdvp.solve_streamed(lambda xc: (state.jacobian(theta, xc), local(xc)), x, opts, chunk)

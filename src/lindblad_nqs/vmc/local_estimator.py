@@ -53,9 +53,12 @@ class LocalLiouvillian:
         diag, y, mel = self.op.connected(to_digits(x), tables)
         return diag, from_digits(y), mel
 
-    def local_values(self, log_rho, x, log_rho_x=None, tables=None):
-        """L_loc(x) = (L rho)(x) / rho(x) for log_rho: (B', 2, N) -> (B',) complex log amplitudes."""
-        return self.op.local_values(lambda d: log_rho(from_digits(d)), to_digits(x), log_rho_x, tables)
+    def local_values(self, log_rho, x, log_rho_x=None, tables=None, log_rho_connected=None):
+        """L_loc(x) = (L rho)(x) / rho(x) for log_rho: (B', 2, N) -> (B',) complex log amplitudes.
+        log_rho_connected(d, y) -> (B', M): log rho of the connected configurations in digits, where the
+        network has a shortcut (operators.jax_apply.JaxTable.local_values' log_f_connected)."""
+        return self.op.local_values(lambda d: log_rho(from_digits(d)), to_digits(x), log_rho_x, tables,
+                                    log_f_connected=log_rho_connected)
 
 
 def ldagl_local_values(lind: LocalLiouvillian, ladj: LocalLiouvillian, log_rho, x, log_rho_x=None,
