@@ -61,7 +61,7 @@ class DensityFit:
     """A spec's cnn / rbm_ndo network over every doubled configuration of its system (in the Z-parity
     sector where the model conserves it, in the basis the run trains in) beside the exact rho there."""
 
-    def __init__(self, spec, max_configs: int = MAX_CONFIGS):
+    def __init__(self, spec, max_configs: int = MAX_CONFIGS, rho_exact: np.ndarray | None = None):
         import jax.numpy as jnp
 
         from .solvers.steady_l2 import MODULES, _check
@@ -74,7 +74,9 @@ class DensityFit:
         n_conf = n_configurations(spec)
         if n_conf > max_configs:
             raise FloorError(f"the fit enumerates {n_conf} doubled configurations, over the limit {max_configs}")
-        self.rho_exact = exact_rho(self.system)  # in the basis the network represents
+        if rho_exact is None:  # the caller's exact rho (usual basis) saves a second exact solve
+            rho_exact = exact_rho(spec.system)
+        self.rho_exact = _hadamard_all(rho_exact, self.n) if self.basis == "x" else rho_exact  # the network's basis
         X = all_doubled(self.n)
         self.keep = in_parity_sector(X) if self.system.conserves_z_parity() else np.ones(len(X), bool)
         self.target = jnp.asarray(self.rho_exact.reshape(-1)[self.keep] / np.linalg.norm(self.rho_exact))
@@ -128,12 +130,13 @@ def adam(loss, params, steps: int, lr: float, every: int = 0, report=None):
     return params
 
 
-def fit_density_matrix(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS) -> dict:
+def fit_density_matrix(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS,
+                       rho_exact: np.ndarray | None = None) -> dict:
     """The spec's cnn / rbm_ndo network fitted to the exact rho by Adam on the infidelity; returns the
     fit's dense rho (usual basis, unit trace), its infidelity and parameter count."""
     import jax
 
-    fit = DensityFit(spec, max_configs)
+    fit = DensityFit(spec, max_configs, rho_exact)
     params = fit.init(seed)
     n_par = sum(int(np.prod(q.shape)) for q in jax.tree_util.tree_leaves(params))
     params = adam(fit.infidelity, params, steps, lr)
@@ -141,7 +144,8 @@ def fit_density_matrix(spec, steps: int, lr: float, seed: int = 0, max_configs: 
             "n_params": n_par, "n_configs": int(fit.keep.sum())}
 
 
-def fit_povm(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS) -> dict:
+def fit_povm(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS,
+             rho_exact: np.ndarray | None = None) -> dict:
     """The spec's Transformer fitted to the exact POVM distribution; returns the fit's exact observables."""
     import torch
 
@@ -156,7 +160,7 @@ def fit_povm(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_
     if n_configurations(spec) > max_configs:
         raise FloorError(f"the fit enumerates {4**n} POVM strings, over the limit {max_configs}")
     povm = get_povm(p["povm"])
-    P = np.clip(povm.probabilities(exact_rho(spec.system)), 0.0, None)
+    P = np.clip(povm.probabilities(exact_rho(spec.system) if rho_exact is None else rho_exact), 0.0, None)
     P = P / P.sum()
     torch.manual_seed(seed)
     model = build_model(spec.system, _net_config(p), povm.product_probabilities(p["init"]), "cpu")
@@ -202,10 +206,10 @@ def fit_floor(spec, steps: int = 1000, lr: float = 0.01, max_configs: int = MAX_
     rho_ex = exact_rho(spec.system)
     exact = exact_values(rho_ex, spec)
     if name in DM_METHODS:
-        fit = fit_density_matrix(spec, steps, lr, spec.seed, max_configs)
+        fit = fit_density_matrix(spec, steps, lr, spec.seed, max_configs, rho_ex)
         values = exact_values(fit["rho"], spec)
     else:
-        fit = fit_povm(spec, steps, lr, spec.seed, max_configs)
+        fit = fit_povm(spec, steps, lr, spec.seed, max_configs, rho_ex)
         values = fit.pop("values")
     fit["trace_distance"] = trace_distance(fit.pop("rho"), rho_ex)
     table = pd.DataFrame([{"observable": o, "fit": values[o], "exact": exact[o], "abs_error": abs(values[o] - exact[o])}
