@@ -57,12 +57,13 @@ def load_panels(path) -> list[dict]:
     return refs
 
 
-def cross_method_table(result_files, references: list[dict]) -> pd.DataFrame:
+def cross_method_table(result_files, references: list[dict], res=None) -> pd.DataFrame:
     """One row per (reference, run point of the same system and task): the largest deviation from the
-    reference over the common times and the observables both have, with the run's wall time and size."""
+    reference over the common times and the observables both have, with the run's wall time and size.
+    res: the claims.Results of result_files, where the caller has read them already."""
     from .claims import NotMeasured, Results, measure
 
-    res = Results(result_files)
+    res = Results(result_files) if res is None else res
     rows = []
     for ref in references:
         rrun, rpoint = ref["run"], str(ref.get("point", "base"))

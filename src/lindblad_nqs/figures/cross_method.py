@@ -96,7 +96,7 @@ def budget_table(result_files, budget: dict, floor_files=()) -> pd.DataFrame:
         floors.append((info, pd.read_csv(f).set_index("observable")["abs_error"], Path(f)))
     rows = []
     for ref in budget["references"]:
-        cross = cross_method_table(result_files, [ref])
+        cross = cross_method_table(result_files, [ref], res)
         if cross.empty:
             continue
         exact = res.table(ref["run"], str(ref.get("point", "base")))
