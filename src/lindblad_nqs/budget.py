@@ -10,6 +10,12 @@ DM_METHODS = ("cnn", "rbm_ndo")
 POVM_METHODS = ("transformer",)
 METHODS = DM_METHODS + POVM_METHODS
 MAX_CONFIGS = 1 << 16  # configurations enumerated per fit step (doubled configurations or POVM strings)
+FLOOR_OPTIMIZERS = ("lbfgs", "adam")
+# the floor fit's settings (`lindblad-nqs floor`, budget.floor): L-BFGS after `warmup` Adam steps of rate
+# lr, at most `steps` iterations, stopped when `window` iterations lower the loss by less than `tol` of
+# itself; optimizer adam: `steps` Adam steps (the fit before L-BFGS, kept for comparison)
+FLOOR_DEFAULTS = {"optimizer": "lbfgs", "steps": 1000, "lr": 0.01, "tol": 1e-3, "window": 10, "warmup": 200,
+                  "max_configs": MAX_CONFIGS}
 
 
 class FloorError(ValueError):
@@ -65,13 +71,21 @@ def load_budget(path) -> dict | None:
             raise ClaimsError(f"{path}: budget.references[{i}]: {r!r} is not one of the file's references "
                               f"(run and point as there)")
         chosen.append(refs[key])
-    floor = {"steps": 1000, "lr": 0.01, "max_configs": MAX_CONFIGS, **(doc.get("floor") or {})}
-    bad = sorted(set(floor) - {"steps", "lr", "max_configs"})
+    floor = {**FLOOR_DEFAULTS, **(doc.get("floor") or {})}
+    bad = sorted(set(floor) - set(FLOOR_DEFAULTS))
     if bad:
-        raise ClaimsError(f"{path}: budget.floor: unknown key {bad[0]} (allowed: steps, lr, max_configs)")
-    if not (isinstance(floor["steps"], int) and floor["steps"] >= 1 and floor["lr"] > 0
-            and isinstance(floor["max_configs"], int) and floor["max_configs"] >= 1):
-        raise ClaimsError(f"{path}: budget.floor: steps and max_configs must be integers >= 1 and lr > 0, got {floor}")
+        raise ClaimsError(f"{path}: budget.floor: unknown key {bad[0]} (allowed: {', '.join(FLOOR_DEFAULTS)})")
+
+    def count(k, least):
+        return isinstance(floor[k], int) and not isinstance(floor[k], bool) and floor[k] >= least
+
+    def positive(k):
+        return isinstance(floor[k], (int, float)) and not isinstance(floor[k], bool) and floor[k] > 0
+
+    if not (count("steps", 1) and count("max_configs", 1) and count("window", 1) and count("warmup", 0)
+            and positive("lr") and positive("tol") and floor["optimizer"] in FLOOR_OPTIMIZERS):
+        raise ClaimsError(f"{path}: budget.floor: steps, max_configs and window must be integers >= 1, warmup >= 0, "
+                          f"lr and tol > 0, optimizer one of {', '.join(FLOOR_OPTIMIZERS)}; got {floor}")
     return {"references": chosen, "floor": floor}
 
 

@@ -21,6 +21,7 @@ reached, the fit's trace distance to the exact rho, parameter count, steps, wall
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -28,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .budget import DM_METHODS, MAX_CONFIGS, METHODS, FloorError, n_configurations, network_id
+from .budget import (DM_METHODS, FLOOR_DEFAULTS, FLOOR_OPTIMIZERS, MAX_CONFIGS, METHODS, FloorError,
+                     n_configurations, network_id)
 
 
 def exact_rho(system) -> np.ndarray:
@@ -109,6 +111,31 @@ class DensityFit:
         return _hadamard_all(rho, self.n) if self.basis == "x" else rho
 
 
+OPTIMIZERS = FLOOR_OPTIMIZERS
+DEFAULTS = {k: v for k, v in FLOOR_DEFAULTS.items() if k != "max_configs"}  # benchmarks/bench_floor.py
+
+
+def check_settings(optimizer: str, steps: int, lr: float, tol: float, window: int, max_configs: int = MAX_CONFIGS,
+                   warmup: int = 0) -> None:
+    """FloorError (one line) for settings no fit can run with."""
+    if optimizer not in OPTIMIZERS:
+        raise FloorError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if not (isinstance(steps, int) and steps >= 1 and isinstance(max_configs, int) and max_configs >= 1
+            and isinstance(window, int) and window >= 1):
+        raise FloorError(f"--steps, --window and --max-configs must be integers >= 1, got {steps}, {window}, {max_configs}")
+    if not (isinstance(warmup, int) and warmup >= 0):
+        raise FloorError(f"--warmup must be an integer >= 0, got {warmup}")
+    if not lr > 0 or not tol > 0:  # also refuses NaN
+        raise FloorError(f"--lr and --tol must be > 0, got {lr}, {tol}")
+
+
+def stalled(before: float, now: float, tol: float) -> bool:
+    """The stopping rule: over the last `window` iterations the loss fell by less than `tol` of itself
+    (a deterministic loss: a quasi-Newton method that gains that little more is at its minimum, or at the
+    roundoff of the loss)."""
+    return not before - now > tol * abs(before)
+
+
 def adam(loss, params, steps: int, lr: float, every: int = 0, report=None):
     """`steps` jitted Adam steps on loss(params) (a fresh Adam); report(step, params) every `every` steps."""
     import jax
@@ -130,23 +157,106 @@ def adam(loss, params, steps: int, lr: float, every: int = 0, report=None):
     return params
 
 
+def lbfgs(loss, params, steps: int, tol: float, window: int = 10):
+    """L-BFGS (scipy's L-BFGS-B, unbounded) on loss(params) with one jitted value and gradient per
+    evaluation, for at most `steps` iterations, stopped every `window` iterations by `stalled`; returns
+    (the parameters it ended at, {iterations, evaluations, stop_reason}).
+
+    scipy's host-side line search rather than optax.lbfgs: optax's zoom line search is a while loop
+    around the loss inside the jitted step, which on CPU compiled for 11-16 s and ran 5-30 times slower
+    per iteration than the plain value and gradient (a 6-site RBM fit, benchmarks/bench_floor.py)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+    from scipy.optimize import minimize
+
+    flat, unravel = ravel_pytree(params)
+    dtype = flat.dtype
+    value_and_grad = jax.jit(jax.value_and_grad(lambda x: loss(unravel(x))))
+
+    def fun(x):
+        value, g = value_and_grad(jnp.asarray(x, dtype))
+        return float(value), np.asarray(g, np.float64)
+
+    state = {"it": 0, "before": None, "reason": None}
+
+    def callback(intermediate_result):
+        state["it"] += 1
+        value = float(intermediate_result.fun)
+        if not np.isfinite(value):
+            state["reason"] = "nonfinite"
+            raise StopIteration
+        if state["it"] % window == 0:
+            if state["before"] is not None and stalled(state["before"], value, tol):
+                state["reason"] = "rel_decrease"
+                raise StopIteration
+            state["before"] = value
+
+    if state["before"] is None:  # the loss at the start: the first window's reference
+        state["before"] = fun(np.asarray(flat, np.float64))[0]
+    res = minimize(fun, np.asarray(flat, np.float64), jac=True, method="L-BFGS-B", callback=callback,
+                   options={"maxiter": steps, "maxfun": 50 * steps, "ftol": 0.0, "gtol": 0.0, "maxcor": 10})
+    reason = state["reason"] or ("steps" if res.status == 1 else "line_search" if res.status == 2 else "gradient")
+    return unravel(jnp.asarray(res.x, dtype)), {"iterations": int(res.nit), "evaluations": int(res.nfev) + 1,
+                                                "stop_reason": reason}
+
+
 def fit_density_matrix(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS,
-                       rho_exact: np.ndarray | None = None) -> dict:
-    """The spec's cnn / rbm_ndo network fitted to the exact rho by Adam on the infidelity; returns the
-    fit's dense rho (usual basis, unit trace), its infidelity and parameter count."""
+                       rho_exact: np.ndarray | None = None, optimizer: str = DEFAULTS["optimizer"], tol: float = DEFAULTS["tol"],
+                       window: int = DEFAULTS["window"], warmup: int = DEFAULTS["warmup"]) -> dict:
+    """The spec's cnn / rbm_ndo network fitted to the exact rho on the infidelity (`steps` Adam steps of
+    rate `lr`, or L-BFGS for at most `steps` iterations until `stalled`); returns the fit's dense rho
+    (usual basis, unit trace), its infidelity, parameter count and how the optimiser ended."""
     import jax
 
     fit = DensityFit(spec, max_configs, rho_exact)
     params = fit.init(seed)
     n_par = sum(int(np.prod(q.shape)) for q in jax.tree_util.tree_leaves(params))
-    params = adam(fit.infidelity, params, steps, lr)
+    if optimizer == "adam":
+        params = adam(fit.infidelity, params, steps, lr)
+        run = {"iterations": steps, "evaluations": steps, "stop_reason": "steps"}
+    else:  # `warmup` Adam steps first: away from the near-symmetric initial point's plateaus
+        params = adam(fit.infidelity, params, warmup, lr) if warmup else params
+        params, run = lbfgs(fit.infidelity, params, steps, tol, window)
     return {"rho": fit.rho(params), "loss": float(fit.infidelity(params)), "loss_name": "infidelity",
-            "n_params": n_par, "n_configs": int(fit.keep.sum())}
+            "n_params": n_par, "n_configs": int(fit.keep.sum()), **run}
+
+
+def all_log_probs(model, a):
+    """log p(a) of a POVM Transformer (or String States over it) on all 4^N strings `a` (the order of
+    povm.lindbladian.all_strings), differentiable: one causal pass over the 4^(N-1) strings that end in
+    outcome 0 gives every conditional, log p(b, c) = sum_k<N-1 log p(b_k | b_<k) + log p(c | b), a
+    quarter of the tokens of model.log_prob; String States read the same table of their shared base
+    along each ordering (a permutation of all strings is all strings), one pass for all orderings."""
+    from .nets.strings import StringStates
+    from .nets.transformer import Transformer
+
+    base = model.base if isinstance(model, StringStates) else model
+    n = a.shape[1]
+    if not isinstance(base, Transformer) or n < 2 or len(a) != 4**n:
+        return model.log_prob(a)
+    b = a[::4]  # the last site is the least significant digit
+    lc = base.log_conditionals(b)  # [4^(N-1), N, 4]
+    own = lc[:, :-1].gather(-1, b[:, :-1].unsqueeze(-1)).squeeze(-1).sum(-1)
+    table = (own[:, None] + lc[:, -1, :]).reshape(-1)
+    if base is model:
+        return table
+    digits = 4 ** torch_arange_desc(n, a.device)
+    lp = table[(a[:, model.orders] * digits).sum(-1)].T  # [N_s, 4^N]: string s read along its ordering
+    return lp[0] if model.n_strings == 1 else lp.logsumexp(0) - np.log(model.n_strings)
+
+
+def torch_arange_desc(n: int, device):
+    import torch
+
+    return torch.arange(n - 1, -1, -1, device=device)
 
 
 def fit_povm(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_CONFIGS,
-             rho_exact: np.ndarray | None = None) -> dict:
-    """The spec's Transformer fitted to the exact POVM distribution; returns the fit's exact observables."""
+             rho_exact: np.ndarray | None = None, optimizer: str = DEFAULTS["optimizer"], tol: float = DEFAULTS["tol"],
+             window: int = DEFAULTS["window"], warmup: int = DEFAULTS["warmup"]) -> dict:
+    """The spec's Transformer fitted to the exact POVM distribution (Adam, or torch's L-BFGS with its
+    strong-Wolfe line search, as fit_density_matrix); returns the fit's exact observables."""
     import torch
 
     from .povm import get_povm
@@ -163,31 +273,85 @@ def fit_povm(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_
     P = np.clip(povm.probabilities(exact_rho(spec.system) if rho_exact is None else rho_exact), 0.0, None)
     P = P / P.sum()
     torch.manual_seed(seed)
-    model = build_model(spec.system, _net_config(p), povm.product_probabilities(p["init"]), "cpu")
+    cfg = _net_config(p)
+    if optimizer != "adam":
+        # the same network in float64: a float32 KL (cross-entropy minus entropy, both O(N)) is noise at
+        # 1e-6, where the line search must see decreases of that size
+        cfg = dataclasses.replace(cfg, dtype="float64")
+    model = build_model(spec.system, cfg, povm.product_probabilities(p["init"]), "cpu")
     trainer = POVMTrainer(spec.system, p["povm"], model, seed, "cpu", p["chunk"], prefix=p["prefix"])
     a = torch.as_tensor(all_strings(n))  # the order of povm.probabilities
     dtype = next(model.parameters()).dtype
     Pt = torch.as_tensor(P, dtype=dtype)
     support = Pt > 0
     entropy = float((Pt[support] * Pt[support].log()).sum())
-    opt = make_adam(model, lr)
     model.train()
 
     def kl():
+        if optimizer != "adam":  # the fast table (all_log_probs); Adam keeps the fit it always had
+            return (Pt * -all_log_probs(model, a)).sum() + entropy
         return (Pt * -log_prob_chunked(model, a, trainer.chunk, grad=torch.is_grad_enabled())).sum() + entropy
 
-    for _ in range(steps):
+    opt = make_adam(model, lr)
+    for _ in range(steps if optimizer == "adam" else warmup):
         opt.zero_grad(set_to_none=True)
         loss = kl()
         loss.backward()
         opt.step()
+    if optimizer == "adam":
+        run = {"iterations": steps, "evaluations": steps, "stop_reason": "steps"}
+    else:
+        run = _torch_lbfgs(model, kl, steps, tol, window)
     model.eval()
     with torch.no_grad():
         loss = float(kl())
     values = {name: v for name, v, _ in trainer.exact_observables(list(spec.observables))}
     p_fit = trainer.exact_probabilities().double().cpu().numpy()
-    return {"values": values, "rho": povm.density_matrix(p_fit), "loss": loss, "loss_name": "kl", "n_params": sum(q.numel() for q in model.parameters()),
-            "n_configs": 4**n}
+    return {"values": values, "rho": povm.density_matrix(p_fit), "loss": loss, "loss_name": "kl",
+            "n_params": sum(q.numel() for q in model.parameters()), "n_configs": 4**n, **run}
+
+
+def _torch_lbfgs(model, loss, steps: int, tol: float, window: int) -> dict:
+    """torch.optim.LBFGS (strong-Wolfe line search) on loss() for at most `steps` iterations, in calls of
+    `window` iterations stopped by `stalled` between them; the model is left at the best loss seen at a
+    call's start or at the end."""
+    import torch
+
+    params = [q for q in model.parameters() if q.requires_grad]
+    # torch's own stops off (zero tolerances) but a zero step: a line search that found no decrease
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=window, max_eval=25 * window, tolerance_grad=0.0,
+                            tolerance_change=0.0, history_size=10, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad(set_to_none=True)
+        value = loss()
+        value.backward()
+        return value
+
+    def n_iter():
+        return int(opt.state[params[0]].get("n_iter", 0))
+
+    best, best_params, before, reason = np.inf, None, None, "steps"
+    while n_iter() < steps:
+        start, done = [q.detach().clone() for q in params], n_iter()
+        opt.param_groups[0]["max_iter"] = min(window, steps - done)
+        value = float(opt.step(closure).detach())  # the loss at `start`
+        if not np.isfinite(value):
+            reason = "nonfinite"
+            break
+        if value < best:
+            best, best_params = value, start
+        if (before is not None and stalled(before, value, tol)) or n_iter() == done:
+            reason = "rel_decrease"
+            break
+        before = value
+    with torch.no_grad():
+        last = float(loss())
+        if not (np.isfinite(last) and last <= best) and best_params is not None:
+            for q, v in zip(params, best_params):
+                q.copy_(v)
+    evals = int(opt.state[params[0]].get("func_evals", 0))
+    return {"iterations": n_iter(), "evaluations": evals, "stop_reason": reason}
 
 
 def trace_distance(rho: np.ndarray, sigma: np.ndarray) -> float:
@@ -195,8 +359,11 @@ def trace_distance(rho: np.ndarray, sigma: np.ndarray) -> float:
     return float(0.5 * np.linalg.svd(rho - sigma, compute_uv=False).sum())
 
 
-def fit_floor(spec, steps: int = 1000, lr: float = 0.01, max_configs: int = MAX_CONFIGS) -> tuple[pd.DataFrame, dict]:
+def fit_floor(spec, steps: int = DEFAULTS["steps"], lr: float = DEFAULTS["lr"], max_configs: int = MAX_CONFIGS,
+              optimizer: str = DEFAULTS["optimizer"], tol: float = DEFAULTS["tol"],
+              window: int = DEFAULTS["window"], warmup: int = DEFAULTS["warmup"]) -> tuple[pd.DataFrame, dict]:
     """(table, info): the fitted network's observables beside exact, and the fit's scalars."""
+    check_settings(optimizer, steps, lr, tol, window, max_configs, warmup)
     if spec.task.kind != "steady":
         raise FloorError(f"the floor is a steady-state fit; task.kind is {spec.task.kind}")
     name = spec.method
@@ -205,22 +372,25 @@ def fit_floor(spec, steps: int = 1000, lr: float = 0.01, max_configs: int = MAX_
     started = time.perf_counter()
     rho_ex = exact_rho(spec.system)
     exact = exact_values(rho_ex, spec)
+    how = {"optimizer": optimizer, "tol": tol, "window": window, "warmup": warmup}
     if name in DM_METHODS:
-        fit = fit_density_matrix(spec, steps, lr, spec.seed, max_configs, rho_ex)
+        fit = fit_density_matrix(spec, steps, lr, spec.seed, max_configs, rho_ex, **how)
         values = exact_values(fit["rho"], spec)
     else:
-        fit = fit_povm(spec, steps, lr, spec.seed, max_configs, rho_ex)
+        fit = fit_povm(spec, steps, lr, spec.seed, max_configs, rho_ex, **how)
         values = fit.pop("values")
     fit["trace_distance"] = trace_distance(fit.pop("rho"), rho_ex)
     table = pd.DataFrame([{"observable": o, "fit": values[o], "exact": exact[o], "abs_error": abs(values[o] - exact[o])}
                           for o in exact])
     info = {"method": name, "network": network_id(name, spec.params), "system": spec.raw["system"], **fit,
-            "steps": steps, "lr": lr, "max_abs_error": float(table["abs_error"].max()),
+            "steps": steps, "lr": lr, **how, "max_abs_error": float(table["abs_error"].max()),
             "wall_time_s": time.perf_counter() - started}
     return table, info
 
 
-def write_floor(spec_path, out: Path, steps: int, lr: float, max_configs: int = MAX_CONFIGS) -> dict:
+def write_floor(spec_path, out: Path, steps: int = DEFAULTS["steps"], lr: float = DEFAULTS["lr"],
+                max_configs: int = MAX_CONFIGS, optimizer: str = DEFAULTS["optimizer"], tol: float = DEFAULTS["tol"],
+                window: int = DEFAULTS["window"], warmup: int = DEFAULTS["warmup"]) -> dict:
     """FLOOR.csv (one row per observable) and FLOOR.json (the fit's scalars) of a run spec's network."""
     from .results import atomic_path
     from .spec import load_spec
@@ -228,9 +398,8 @@ def write_floor(spec_path, out: Path, steps: int, lr: float, max_configs: int = 
     out = Path(out)
     if out.suffix != ".csv":
         raise FloorError(f"--out must name a .csv file (the .json is written beside it), got {out}")
-    if steps < 1 or not lr > 0 or max_configs < 1:
-        raise FloorError(f"--steps and --max-configs must be >= 1 and --lr > 0, got {steps}, {max_configs}, {lr}")
-    table, info = fit_floor(load_spec(spec_path), steps, lr, max_configs)
+    check_settings(optimizer, steps, lr, tol, window, max_configs, warmup)
+    table, info = fit_floor(load_spec(spec_path), steps, lr, max_configs, optimizer, tol, window, warmup)
     info["spec"] = str(spec_path)
     with atomic_path(out.with_suffix(".json")) as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1))

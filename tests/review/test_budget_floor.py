@@ -12,7 +12,7 @@ import yaml
 
 from conftest import solve_point  # noqa: E402  (tests/conftest.py, shared helpers)
 from lindblad_nqs.cli import main
-from lindblad_nqs.floor import fit_floor
+from lindblad_nqs.floor import _torch_lbfgs, all_log_probs, fit_floor, lbfgs, stalled
 from lindblad_nqs.spec import parse_spec
 
 # two spins, Ising coupling, transverse field and decay: a mixed steady state of full rank
@@ -48,7 +48,8 @@ def _qutip_values(system):
     (TWO, {"name": "transformer", "n_layers": 1, "d_model": 16, "n_heads": 2, "dtype": "float64"}, 1e-2),
 ], ids=["rbm_ndo-2-spins", "cnn-product", "transformer-2-sites"])
 def test_floor_of_a_network_that_represents_the_state_is_near_zero(system, method, tol):
-    table, info = fit_floor(parse_spec(_spec(system, method)), steps=2000, lr=0.01)
+    table, info = fit_floor(parse_spec(_spec(system, method)))  # the default: L-BFGS after a short Adam warmup
+    assert info["optimizer"] == "lbfgs" and info["iterations"] <= info["steps"], info
     ref = _qutip_values(system)
     assert np.allclose(table.set_index("observable")["exact"][list(ref)], list(ref.values()), atol=1e-8)
     assert info["max_abs_error"] < tol, table
@@ -59,8 +60,124 @@ def test_floor_of_a_network_that_represents_the_state_is_near_zero(system, metho
 def test_floor_of_a_network_too_small_for_the_state_is_not_zero():
     """One hidden and one ancilla unit per site on the 4-site ring at g = 2: the fit stalls at an
     infidelity of several 1e-3 and misses the observables by more than the representable cases' 1e-2."""
-    table, info = fit_floor(parse_spec(_spec(RING4, {"name": "rbm_ndo", "alpha": 1, "ancilla": 1})), steps=500, lr=0.02)
+    table, info = fit_floor(parse_spec(_spec(RING4, {"name": "rbm_ndo", "alpha": 1, "ancilla": 1})))
     assert info["loss"] > 1e-3 and info["max_abs_error"] > 1e-2 and info["trace_distance"] > 1e-2, (info, table)
+    assert info["stop_reason"] == "rel_decrease", info  # stalled at its ansatz limit, not out of steps
+
+
+def _rosenbrock(x):
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+def test_lbfgs_stops_where_the_gradient_vanishes():
+    """Rosenbrock's valley (minimum 0 at (1, 1)): a stopping rule that fired on the slow valley floor
+    (or after the first window) would report a stop where the gradient is still large."""
+    import jax
+    import jax.numpy as jnp
+
+    with jax.enable_x64(True):
+        x, run = lbfgs(_rosenbrock, jnp.array([-1.2, 1.0]), steps=500, tol=1e-6, window=5)
+        g = np.linalg.norm(np.asarray(jax.grad(_rosenbrock)(x)))
+    assert run["stop_reason"] in ("rel_decrease", "gradient") and run["iterations"] < 500, run
+    assert g < 1e-4 and np.allclose(np.asarray(x), 1.0, atol=1e-3), (x, g, run)
+    assert run["evaluations"] >= run["iterations"]
+
+
+def test_torch_lbfgs_stops_where_the_gradient_vanishes():
+    import torch
+
+    x = torch.nn.Parameter(torch.tensor([-1.2, 1.0], dtype=torch.float64))
+    model = torch.nn.Module()
+    model.x = x
+    run = _torch_lbfgs(model, lambda: _rosenbrock(x), steps=500, tol=1e-6, window=5)
+    loss = _rosenbrock(x)
+    (g,) = torch.autograd.grad(loss, x)
+    assert run["stop_reason"] == "rel_decrease" and run["iterations"] < 500, run
+    assert float(g.norm()) < 1e-4 and np.allclose(x.detach().numpy(), 1.0, atol=1e-3), (x, g, run)
+
+
+def test_lbfgs_stop_of_a_network_too_small_is_a_stationary_point():
+    """The stopping rule on a real fit with a non-zero minimum: where it reports a stall the gradient
+    of the infidelity is a small fraction of the one at the start of L-BFGS."""
+    import jax
+
+    from lindblad_nqs.floor import DensityFit, adam
+
+    fit = DensityFit(parse_spec(_spec(RING4, {"name": "rbm_ndo", "alpha": 1, "ancilla": 1})))
+    start = adam(fit.infidelity, fit.init(0), 200, 0.01)
+    theta, run = lbfgs(fit.infidelity, start, steps=1000, tol=1e-3, window=10)
+
+    def norm(t):
+        return float(np.sqrt(sum(np.sum(np.asarray(v) ** 2) for v in jax.tree_util.tree_leaves(jax.grad(fit.infidelity)(t)))))
+
+    assert run["stop_reason"] == "rel_decrease", run
+    assert norm(theta) < 0.05 * norm(start), (norm(theta), norm(start), run)
+    assert float(fit.infidelity(theta)) < float(fit.infidelity(start))
+
+
+def test_stalled_rule():
+    assert stalled(1.0, 0.9995, 1e-3) and stalled(1.0, 1.2, 1e-3) and stalled(1.0, float("nan"), 1e-3)
+    assert not stalled(1.0, 0.99, 1e-3) and not stalled(1e-8, 0.5e-8, 1e-3)  # relative, not absolute
+
+
+@pytest.mark.parametrize("strings, shape", [("0s", [5]), ("1s", [2, 2]), ("8s", [2, 2])])
+def test_all_log_probs_is_the_models_log_prob(strings, shape):
+    """The prefix table of the floor's KL against the model's own log p(a) over every string."""
+    import torch
+
+    from lindblad_nqs.povm.lindbladian import all_strings
+    from lindblad_nqs.povm_solvers.training import NetConfig, build_model
+
+    system = parse_spec(_spec({"lattice": {"shape": shape, "boundary": "periodic"}, "preset": {"name": "tfi", "V": 2.0, "g": 2.0}},
+                              {"name": "exact"})).system
+    torch.manual_seed(1)
+    model = build_model(system, NetConfig(1, 16, 2, 0, strings, "float64"), [0.1, 0.2, 0.3, 0.4])
+    with torch.no_grad():
+        for q in model.parameters():
+            q.add_(0.3 * torch.randn_like(q))
+    a = torch.as_tensor(all_strings(system.n_sites))
+    ref, new = model.log_prob(a), all_log_probs(model, a)
+    assert torch.allclose(new, ref, atol=1e-12, rtol=0) and abs(float(new.exp().sum()) - 1) < 1e-12
+    (g_ref,) = torch.autograd.grad(ref.exp().pow(2).sum(), model.head.bias if strings == "0s" else model.base.head.bias)
+    (g_new,) = torch.autograd.grad(new.exp().pow(2).sum(), model.head.bias if strings == "0s" else model.base.head.bias)
+    assert torch.allclose(g_new, g_ref, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--tol", "0"], "--tol must be > 0"), (["--tol", "-1e-3"], "--tol must be > 0"),
+    (["--optimizer", "sgd"], "--optimizer must be one of lbfgs, adam"), (["--window", "0"], "--window"),
+    (["--warmup", "-1"], "--warmup"), (["--steps", "0"], "--steps")])
+def test_floor_refuses_bad_settings(tmp_path, capsys, flags, words):
+    spec = tmp_path / "spec.yaml"
+    out = tmp_path / "floor.csv"
+    spec.write_text(yaml.safe_dump(_spec(PRODUCT, {"name": "cnn", "features": [2], "kernels": [1]})))
+    assert main(["floor", str(spec), "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+@pytest.mark.parametrize("floor", [{"optimizer": "sgd"}, {"tol": 0}, {"warmup": -1}, {"window": 0}, {"gtol": 1}])
+def test_budget_refuses_bad_floor_settings(tmp_path, floor):
+    from lindblad_nqs.budget import load_budget
+    from lindblad_nqs.claims import ClaimsError
+
+    refs = tmp_path / "cross_method.yaml"
+    refs.write_text(yaml.safe_dump({
+        "references": [{"label": "two spins", "run": "two_exact", "observables": ["sx"]}],
+        "budget": {"references": [{"run": "two_exact"}], "floor": floor}}))
+    with pytest.raises(ClaimsError, match="budget.floor"):
+        load_budget(refs)
+
+
+def test_adam_floor_is_selectable(tmp_path):
+    """--optimizer adam: the fixed-step fit of before, for comparison (benchmarks/bench_floor.py)."""
+    spec = tmp_path / "spec.yaml"
+    out = tmp_path / "floor.csv"
+    spec.write_text(yaml.safe_dump(_spec(PRODUCT, {"name": "cnn", "features": [2], "kernels": [1]})))
+    assert main(["floor", str(spec), "--out", str(out), "--optimizer", "adam", "--steps", "30"]) == 0
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert (info["optimizer"], info["iterations"], info["stop_reason"]) == ("adam", 30, "steps")
 
 
 def test_floor_refuses_what_it_cannot_fit(tmp_path, capsys):
