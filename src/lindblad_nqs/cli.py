@@ -148,11 +148,13 @@ def _floor(args) -> int:
     from .floor import write_floor
 
     try:
-        info = write_floor(args.spec, Path(args.out), args.steps, args.lr, args.max_configs)
+        given = {k: getattr(args, k) for k in ("steps", "lr", "max_configs", "optimizer", "tol", "window", "warmup")}
+        info = write_floor(args.spec, Path(args.out), **{k: v for k, v in given.items() if v is not None})
     except FloorError as e:
         raise CliError(str(e)) from None
     print(f"floor of {info['method']} ({info['n_params']} parameters): {info['loss_name']} {info['loss']:.3g}, "
-          f"max |fit - exact| {info['max_abs_error']:.4g} in {info['wall_time_s']:.1f} s -> {args.out}")
+          f"max |fit - exact| {info['max_abs_error']:.4g}, {info['optimizer']} {info['iterations']} iterations "
+          f"({info['stop_reason']}) in {info['wall_time_s']:.1f} s -> {args.out}")
     return 0
 
 
@@ -226,9 +228,15 @@ def main(argv=None) -> int:
     p = sub.add_parser("floor", help="fit a run spec's network to the exact steady state: its best observable error")
     p.add_argument("spec", help="a cnn, rbm_ndo or transformer steady-state spec")
     p.add_argument("--out", required=True, help="FLOOR.csv (FLOOR.json beside it)")
-    p.add_argument("--steps", type=int, default=1000, help="Adam steps of the fit")
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--max-configs", type=int, default=1 << 16, help="refuse a fit over more configurations")
+    # defaults: lindblad_nqs.budget.FLOOR_DEFAULTS (a bad value: one line from the fit, exit 2)
+    p.add_argument("--optimizer", help="lbfgs (after --warmup Adam steps) or adam (--steps Adam steps)")
+    p.add_argument("--steps", type=int, help="L-BFGS iterations at most, or Adam steps")
+    p.add_argument("--lr", type=float, help="Adam's rate")
+    p.add_argument("--tol", type=float, help="L-BFGS stops when --window iterations lower the loss by less than "
+                   "this fraction of it")
+    p.add_argument("--window", type=int)
+    p.add_argument("--warmup", type=int, help="Adam steps before L-BFGS")
+    p.add_argument("--max-configs", type=int, help="refuse a fit over more configurations")
     p.set_defaults(func=_floor)
     p = sub.add_parser("budget", help="each steady network's error against exact vs its budget, with its floor")
     p.add_argument("references", help="the cross-method file with its budget section (config/cross_method.yaml)")
