@@ -12,12 +12,15 @@ configurations from the sample's activations and the chains driven by Re log rho
 start: the same samples, checked); both TDVPs run on the generic sampler's. Both paths run in this one invocation,
 alternating repeat by repeat on the same samples, so that a changing load hits both alike; the line
 `analytic / generic` gives the ratios and the largest difference of L_loc, O and theta_dot between them.
+Each path's TDVP is also timed with report=False (no spectrum of S: what RK4's stages 2-4 run, checked to
+give the same theta_dot to the bit), and the RK4 step predicted from the two.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 
@@ -76,12 +79,12 @@ def main():
                     return lind.op.local_values(lambda d: st.log_value(theta, from_digits(d)), to_digits(x), lv,
                                                 tables, log_f_connected=conn)
 
-                def rhs(theta, x, tables, st=st, local=local):
+                def rhs(theta, x, tables, st=st, local=local, report=True):
                     E = local(theta, x, tables)
-                    return tdvp.solve(st.jacobian(theta, x), E, opts)[0]
+                    return tdvp.solve(st.jacobian(theta, x), E, opts, report=report)[0]
 
                 log_abs = (lambda th, x, st=st: rbm_dm.log_abs_rho(st.unravel(th), x)) if path == "analytic" else st.log_value
-                fns[path] = dict(st=st, rhs=jax.jit(rhs), log_abs=log_abs, local=jax.jit(local), jac=jax.jit(st.jacobian),
+                fns[path] = dict(st=st, rhs=jax.jit(rhs), rhs_quiet=jax.jit(partial(rhs, report=False)), log_abs=log_abs, local=jax.jit(local), jac=jax.jit(st.jacobian),
                                  solve=jax.jit(lambda O, E: tdvp.solve(O, E, opts)[0]))
             st = fns[args.paths[0]]["st"]
             theta = st.theta0
@@ -91,7 +94,8 @@ def main():
                             for path in args.paths}
                 key = prng_key(1)
                 chains0 = {path: samplers[path].init_state(key) for path in args.paths}
-                times = {path: {k: [] for k in ("sample", "tdvp", "local", "jac", "solve")} for path in args.paths}
+                times = {path: {k: [] for k in ("sample", "tdvp", "quiet", "local", "jac", "solve")}
+                         for path in args.paths}
                 out = {}
                 for r in range(args.repeat + 1):
                     key, k = jax.random.split(key)
@@ -106,18 +110,25 @@ def main():
                         f = fns[path]
                         T = times[path]
                         T["tdvp"].append(timed(f["rhs"], theta, x, lind.tables))
+                        T["quiet"].append(timed(f["rhs_quiet"], theta, x, lind.tables))
                         T["local"].append(timed(f["local"], theta, x, lind.tables))
                         T["jac"].append(timed(f["jac"], theta, x))
                         O, E = f["jac"](theta, x), f["local"](theta, x, lind.tables)
                         T["solve"].append(timed(f["solve"], O, E))
                         if r == args.repeat:
                             out[path] = (E, O, f["rhs"](theta, x, lind.tables))
+                            assert bool(jnp.all(f["rhs_quiet"](theta, x, lind.tables) == out[path][2]))
                 med = {path: {k: float(np.median(v[1:])) for k, v in T.items()} for path, T in times.items()}
                 for path, M in med.items():
                     print(f"N={n:3d} samples={ns:6d} params={st.n_params:5d} {path:9s} stage "
                           f"{(M['sample'] + M['tdvp']) * 1e3:8.1f} ms  (sampling {M['sample'] * 1e3:7.1f} ms, TDVP "
                           f"{M['tdvp'] * 1e3:7.1f} ms: local values {M['local'] * 1e3:7.1f}, Jacobian "
                           f"{M['jac'] * 1e3:6.1f}, solve {M['solve'] * 1e3:6.1f})")
+                    step_old = 4 * (M["sample"] + M["tdvp"])
+                    step_new = 4 * M["sample"] + M["tdvp"] + 3 * M["quiet"]
+                    print(f"{'':40s}TDVP without the spectrum (report=False) {M['quiet'] * 1e3:7.1f} ms: "
+                          f"{M['quiet'] / M['tdvp']:.2f} of the stage's TDVP; an RK4 step (1 reporting + 3 quiet "
+                          f"stages) {step_new / step_old:.2f} of 4 reporting ones")
                 if set(med) == {"generic", "analytic"}:
                     g, a = med["generic"], med["analytic"]
                     (Eg, Og, vg), (Ea, Oa, va) = out["generic"], out["analytic"]

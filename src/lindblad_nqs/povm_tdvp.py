@@ -13,6 +13,8 @@ samples of the RNN (equal weights) or, for tests on tiny systems, from all 4^N s
 
 from __future__ import annotations
 
+from functools import partial
+
 from .operators.jax_apply import JaxTable
 from .povm.lindbladian import POVMLindbladian
 
@@ -45,35 +47,36 @@ def make_rhs(state, applier: POVMApplier, opts, module=None):
 
     from .variational import tdvp
 
-    @jax.jit
-    def rhs(theta, a, w=None):
+    @partial(jax.jit, static_argnames="report")
+    def rhs(theta, a, w=None, report=True):
         log_p = lambda x: state.log_value(theta, x)  # noqa: E731
         lpa = log_p(a)
         O = state.jacobian(theta, a)
         E = applier.local_values(log_p, a, lpa, log_f_connected=connected_log_p(module, state, applier, theta))
-        theta_dot, A, d = tdvp.solve(O, E, opts, w=w)
+        theta_dot, A, d = tdvp.solve(O, E, opts, w=w, report=report)
         return theta_dot, A, d
 
     return rhs
 
 
 def make_stage(module, state, applier: POVMApplier, opts, n_samples: int, prefix: bool = True):
-    """stage(theta, key) -> (theta_dot, A, diag, finite): one integrator stage in one jitted call --
+    """stage(theta, key, report=True) -> (theta_dot, A, diag, finite): one integrator stage in one jitted call --
     exact samples, local values, Jacobian and the regularised solve -- so that nothing returns to the
     host between sampling and solving (the samples never leave the device). prefix: connected strings
-    from their sample's prefix (False: each through the whole network, the same values)."""
+    from their sample's prefix (False: each through the whole network, the same values). report False:
+    no diagnostics (tdvp.solve's), for the stages whose diagnostics the integrator drops."""
     import jax
     import jax.numpy as jnp
 
     from .variational import tdvp
 
-    @jax.jit
-    def stage(theta, key):
+    @partial(jax.jit, static_argnames="report")
+    def stage(theta, key, report=True):
         a, lpa = module.apply(state.unravel(theta), key, n_samples, method="sample")
         log_p = lambda x: state.log_value(theta, x)  # noqa: E731
         E = applier.local_values(log_p, a, lpa, log_f_connected=connected_log_p(module if prefix else None, state,
                                                                                  applier, theta))
-        theta_dot, A, d = tdvp.solve(state.jacobian(theta, a), E, opts)
+        theta_dot, A, d = tdvp.solve(state.jacobian(theta, a), E, opts, report=report)
         return theta_dot, A, d, jnp.all(jnp.isfinite(theta_dot))
 
     return stage

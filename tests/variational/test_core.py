@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lindblad_nqs.checkpoint import CheckpointError, Checkpointer, fingerprint
-from lindblad_nqs.variational import linsolve
+from lindblad_nqs.variational import linsolve, tdvp
 from lindblad_nqs.variational.integrators import evolve
 
 
@@ -77,6 +77,44 @@ def test_heun_meets_its_tolerance_and_adapts():
     exact = c * (50 * np.cos(t) + np.sin(t)) - c * 50 * np.exp(-50 * t)
     assert abs(th[0] - exact) < 1e-3
     assert max(steps) > 10 * min(steps)
+
+
+@pytest.mark.parametrize("integrator", ["rk4", "heun"])
+def test_only_the_first_stage_is_asked_for_diagnostics(integrator):
+    """A step keeps its first stage's diag only: the other stages are called with report=False (the
+    shift solve then skips the spectrum of S); an f without the argument still works, with the same result."""
+    calls = []
+
+    def f(th, t, report=True):
+        calls.append(report)
+        return -th, np.linalg.norm, ({"residual": float(t)} if report else {})
+
+    steps = []
+    th, _ = evolve(f, np.array([1.0]), 0.0, np.array([0.05]), 0.01, integrator=integrator, tol=1e-6,
+                   on_step=lambda t, r: steps.append(r))
+    rejected = sum(r.rejected for r in steps)
+    per_step = 4 if integrator == "rk4" else 2
+    assert len(calls) == per_step * len(steps) + rejected and calls.count(True) == len(steps)
+    assert all(r.diag for r in steps)  # every step's diag is its first stage's, never an empty one
+    th2, _ = evolve(lambda th, t: f(th, t)[:2] + ({},), np.array([1.0]), 0.0, np.array([0.05]), 0.01,
+                    integrator=integrator, tol=1e-6)
+    assert th2[0] == th[0]
+
+
+def test_solve_without_report_gives_the_same_update():
+    """report False keeps the residual only (the shift solve skips the spectrum of S) and changes nothing
+    else: the same theta_dot and metric to the bit, for every regularisation."""
+    rng = np.random.default_rng(3)
+    O = rng.normal(size=(40, 6)) + 1j * rng.normal(size=(40, 6))
+    E = rng.normal(size=40) + 1j * rng.normal(size=40)
+    for method in ("shift", "pinv", "soft", "snr"):
+        opts = tdvp.TDVPOptions(method, 1e-3, 1e-6, 2.0)
+        x1, A1, d1 = tdvp.solve(O, E, opts, xp=np)
+        x0, A0, d0 = tdvp.solve(O, E, opts, xp=np, report=False)
+        assert set(d0) == {"residual"} and d0["residual"] == d1["residual"]
+        assert set(d1) == {"residual", "condition", "cut", "kept", "lambda_max"}
+        assert np.array_equal(x0, x1) and np.array_equal(A0, A1)
+        assert tdvp.skips_work(opts) == (method == "shift")
 
 
 def test_tdvp_full_rank_reproduces_exact_dynamics():

@@ -188,6 +188,23 @@ def test_analytic_path_gives_the_same_evolution(tmp_path):
     np.testing.assert_allclose(hf.residual.dropna(), hg.residual.dropna(), rtol=1e-6, atol=1e-10)
 
 
+@pytest.mark.parametrize("chunk,integrator", [(0, "rk4"), (60, "rk4"), (0, "heun")])
+def test_stages_without_the_spectrum_give_the_same_evolution(tmp_path, monkeypatch, chunk, integrator):
+    """Stages 2-4 of RK4 (and Heun's second) skip the spectrum of S that only the first stage's diagnostics
+    use: rows and history identical to the bit with a run where every stage computes it (the code before)."""
+    from lindblad_nqs.variational import tdvp
+
+    spec = dict(SPEC, method=dict(SPEC["method"], chunk=chunk, integrator=integrator))
+    new, hn = solve_cli(tmp_path, spec, "skipped")
+    monkeypatch.setattr(tdvp, "skips_work", lambda opts: False)  # every stage reports, as before
+    old, ho = solve_cli(tmp_path, spec, "every_stage")
+    pd = pytest.importorskip("pandas")
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
+    cols = [c for c in hn.columns if c != "time_s"]
+    assert set(cols) >= {"residual", "condition", "cut", "kept", "delta_L"}
+    pd.testing.assert_frame_equal(hn[cols], ho[cols], check_exact=True)
+
+
 def test_chunk_must_divide_the_samples(tmp_path):
     from lindblad_nqs.spec import SpecError, parse_spec
 

@@ -47,31 +47,43 @@ def equation(O, E, w=None, xp=None):
     return A, b, per_sample
 
 
-def solve(O, E, opts: TDVPOptions, w=None, xp=None):
+def skips_work(opts: TDVPOptions) -> bool:
+    """Whether report=False saves anything: only the shift solve computes a spectrum for the report
+    alone (the cut-off methods need theirs to solve). A jitted caller passes report=True otherwise, so
+    that a stage without the report is not a second compilation of the same work."""
+    return opts.method == "shift"
+
+
+def solve(O, E, opts: TDVPOptions, w=None, xp=None, report: bool = True):
     """theta_dot and its diagnostics: residual, condition of the kept spectrum, cut-off count, and
-    the metric's square root A (for step-size control in the metric S)."""
+    the metric's square root A (for step-size control in the metric S). report False: the residual
+    only, and the shift solve skips the spectrum of S that the others need. (The residual and every
+    other consumer of A, b and E stay: dropping one changes how XLA fuses their producers, and the
+    update then differs in its last bits from a reporting stage's.)"""
     import jax.numpy as jnp
 
     xp = jnp if xp is None else xp
     A, b, per_sample = equation(O, E, w, xp)
     F = A.T @ b
     x, info = linsolve.solve(F, A=A, method=opts.method, shift=opts.shift, rcond=opts.rcond,
-                             snr_tol=opts.snr_tol, per_sample=per_sample, xp=xp)
+                             snr_tol=opts.snr_tol, per_sample=per_sample, report=report, xp=xp)
     r = A @ x - b
     bb = xp.sum(b * b)
     residual = xp.where(bb > 0, xp.sum(r * r) / xp.where(bb > 0, bb, 1.0), 0.0)
-    diag = {"residual": residual, "condition": info.condition, "cut": info.cut, "kept": info.kept,
-            "lambda_max": info.lambda_max}
+    diag = {"residual": residual}
+    if report:
+        diag.update(condition=info.condition, cut=info.cut, kept=info.kept, lambda_max=info.lambda_max)
     return x, A, diag
 
 
-def solve_streamed(chunk_fn, x, opts: TDVPOptions, chunk: int):
+def solve_streamed(chunk_fn, x, opts: TDVPOptions, chunk: int, report: bool = True):
     """solve() for sample counts whose (B, P) Jacobian and local values do not fit in memory together
     (hartmann2019: 1e6 samples): chunk_fn(x_chunk) -> (O_chunk, E_chunk) is evaluated on chunks of
     `chunk` samples (equal weights) and S and F accumulated from uncentred moments,
     S = Re(<O^* O> - <O>^* <O>), F = Re(<O^* E> - <O>^* <E>), in O(chunk P + P^2) memory. B must be a
     multiple of chunk. The signal-to-noise cut-off needs every sample's contribution and is not available.
-    Returns (theta_dot, S, diag); diag also holds mean_abs_E = <|E|>. The metric norm of v is sqrt(v S v)."""
+    Returns (theta_dot, S, diag); diag also holds mean_abs_E = <|E|>. The metric norm of v is sqrt(v S v).
+    report False: diag without the spectrum's entries, which the shift solve then does not compute."""
     import jax
     import jax.numpy as jnp
 
@@ -97,9 +109,11 @@ def solve_streamed(chunk_fn, x, opts: TDVPOptions, chunk: int):
     S = jnp.real(OO / B - jnp.outer(mO.conj(), mO))
     F = jnp.real(OE / B - mO.conj() * mE)
     bb = EE / B - jnp.abs(mE) ** 2
-    xdot, info = linsolve.solve(F, S=S, method=opts.method, shift=opts.shift, rcond=opts.rcond, xp=jnp)
+    xdot, info = linsolve.solve(F, S=S, method=opts.method, shift=opts.shift, rcond=opts.rcond, report=report,
+                                xp=jnp)
     rr = xdot @ S @ xdot - 2 * xdot @ F + bb  # |A x - b|^2 without forming A
     residual = jnp.where(bb > 0, jnp.maximum(rr, 0.0) / jnp.where(bb > 0, bb, 1.0), 0.0)
-    diag = {"residual": residual, "condition": info.condition, "cut": info.cut, "kept": info.kept,
-            "lambda_max": info.lambda_max, "mean_abs_E": Eabs / B}
+    diag = {"residual": residual, "mean_abs_E": Eabs / B}
+    if report:
+        diag.update(condition=info.condition, cut=info.cut, kept=info.kept, lambda_max=info.lambda_max)
     return xdot, S, diag
