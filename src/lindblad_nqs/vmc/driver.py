@@ -10,9 +10,11 @@ Used by solvers.steady_l2 for both the CNN and the purified RBM, in parts with o
     Observer                        the diagonal sampler and the estimators of the observables
     SteadyCheckpoint                the loop's state in a checkpoint.Checkpointer
 
-Per iteration the history records the cost (with its error), acceptance, split-R-hat of the chains' log
-density, the effective sample size of the importance weights, the optimiser's step, wall time and,
-every `track_every` iterations, the tracked observables from a small diagonal sample. Checkpoints
+Per iteration the history records the cost (with its error), the chains' acceptance (of all moves, and
+flip_acceptance: of the moves other than the ket-bra swap), split-R-hat of the chains' log density, the
+effective sample size of the importance weights, the optimiser's step, wall time and, every `track_every`
+iterations, the tracked observables from a small diagonal sample. After the last iteration, the final samples
+are checked for a rho collapsed onto one element (chain_collapse: provenance key `collapsed`, and a warning). Checkpoints
 (state_dir/checkpoint.npz) hold everything needed to resume bit-for-bit in the sample stream:
 optimiser state (parameters included), chain states, PRNG key, history. A NaN cost or gradient rolls
 back to the last finite parameters and shrinks the step; five in a row abort the run.
@@ -30,7 +32,8 @@ import pandas as pd
 from ..divergence import NonFiniteStreak
 from .observables import estimate
 from .optimizers import Objective, from_arrays, make_optimizer, to_arrays
-from .sampling import PRNG_IMPL, ExactSampler, MetropolisSampler, autocorr_time, enumerate_configs, prng_key, split_rhat
+from .sampling import (PRNG_IMPL, ExactSampler, MetropolisSampler, autocorr_time, element_weights, enumerate_configs,
+                       l2_flip_acceptance, l2_weights, prng_key, split_rhat)
 
 
 @dataclass
@@ -87,12 +90,55 @@ def collapse_warning(c_l2, aux_l2, c_ldagl, aux_ldagl, z: float = 5.0) -> str | 
     return None
 
 
+COLLAPSE_L2_FLIP_ACCEPTANCE = 3e-4
+
+
+def chain_collapse(log_rho, theta, batch, sampler, rows=(), threshold: float = COLLAPSE_L2_FLIP_ACCEPTANCE) -> dict:
+    """Whether rho has collapsed onto one element (s, s') and its mirror, from the final doubled samples.
+
+    The ket-bra swap is accepted wherever |rho| is symmetric, so the total acceptance of a collapsed rho
+    (0.10 in the quick Fig. 8 x-basis run with the paper's initial std) hardly differs from that of an accurate,
+    nearly pure state that rejects most flips (0.124-0.126 for the TFI chain at g = 0.5), and the flips' own
+    acceptance at the chains' power 2 beta differs sixfold (0.004 at beta = 0.5 against 0.027-0.030 at beta = 1).
+    The statistic here is the acceptance the flips would have on |rho|^2 itself (sampling.l2_flip_acceptance:
+    probes from every sample, importance-weighted to |rho|^2), which does not depend on beta and resolves far
+    below one sample: 5e-6 to 1e-5 on that collapse (three final draws), 0.029-0.032 on the TFI states, and
+    6e-4 to 1.3e-3 on the exact 6-spin TFI state at g = 0.1, 99.3 % of whose |rho|^2 sits on one element
+    (benchmarks/collapse_check.py, benchmarks/README.md). Below `threshold` (3e-4: 30 times the collapse's,
+    a hundredth of the g = 0.5 states') the samples see one element of rho only, and its cost and gradient are
+    blind to everything else. A steady state that is itself one element of the sampling basis (a pure product
+    state) would look the same.
+
+    Returns the provenance keys: collapsed, final_l2_flip_acceptance, final_flip_acceptance (at the chains' power),
+    final_acceptance_by_move, final_distinct_elements, final_peak_share (the |rho|^2 weight of the most frequent
+    element among the samples), tail_flip_acceptance (mean over the last tenth of the iterations' rows)."""
+    lr = np.asarray(batch.log_rho).real.reshape(-1)
+    weights = element_weights(batch.x, l2_weights(lr, sampler.power))
+    a2 = l2_flip_acceptance(log_rho, theta, batch.x, lr, sampler.power, sampler.probs)
+    tail = [r.get("flip_acceptance", np.nan) for r in list(rows)[-max(1, len(rows) // 10):]]
+    tail = [t for t in tail if np.isfinite(t)]
+    return {"collapsed": bool(a2 < threshold), "final_l2_flip_acceptance": a2,
+            "final_flip_acceptance": batch.flip_acceptance, "final_acceptance_by_move": dict(batch.acceptance_by_move),
+            "final_distinct_elements": int(len(weights)), "final_peak_share": float(weights[0]),
+            "tail_flip_acceptance": float(np.mean(tail)) if tail else float("nan")}
+
+
+def collapse_message(info: dict) -> str:
+    return (f"rho collapsed onto one element: flips from the final samples would be accepted "
+            f"{info['final_l2_flip_acceptance']:.2g} of the time on |rho|^2 (the chains accepted "
+            f"{info['final_flip_acceptance']:.3g} of their flips, {info['final_distinct_elements']} distinct elements, "
+            f"{info['final_peak_share']:.4f} of |rho|^2 on one); the cost and its gradient see only that element: "
+            "check against the exact state or start from a wider init_scale")
+
+
 @dataclass
 class Batch:
     x: object  # (B, 2, N) doubled configurations
     lq: object  # (B,) log density (up to a constant) they were drawn from; 0 for the full sum
     acceptance: float
     log_rho: object = None  # (C, S) log rho along the chains, for their diagnostics
+    flip_acceptance: float = float("nan")  # the chains' moves other than the ket-bra swap (nan: no chains)
+    acceptance_by_move: dict = field(default_factory=dict)
 
 
 class DoubledSampling:
@@ -126,7 +172,8 @@ class DoubledSampling:
         if self.sampler is None:
             return chain, Batch(self.all_x, jnp.zeros(self.all_x.shape[0]), 1.0)
         chain, b = self.sampler.sample(theta, chain, key, self.per_chain, n_discard)
-        return chain, Batch(b.x.reshape(-1, 2, self.n), 2 * self.beta * b.log_rho.reshape(-1).real, b.acceptance, b.log_rho)
+        return chain, Batch(b.x.reshape(-1, 2, self.n), 2 * self.beta * b.log_rho.reshape(-1).real, b.acceptance,
+                            b.log_rho, b.flip_acceptance, b.acceptance_by_move)
 
     def rhat(self, batch: Batch) -> float:
         return split_rhat(np.asarray(batch.log_rho).real) if self.kind == "metropolis" else 1.0
@@ -214,6 +261,8 @@ def optimise(opt, loop: LoopState, sampling: DoubledSampling, costs, *, iteratio
                "rhat": sampling.rhat(batch) if batch.log_rho is not None else 1.0, "ess": ess,
                "grad_norm": float(gnorm), "step": float(info.get("step", np.nan)),
                "time_s": time.perf_counter() - t0}
+        if np.isfinite(batch.flip_acceptance):  # Metropolis chains: the moves other than the ket-bra swap
+            row["flip_acceptance"] = batch.flip_acceptance
         if "accepted" in info:  # NAGD+ and Gauss-Newton may reject a step; checks.check_rows reads this
             row["accepted"] = bool(info["accepted"])
         if "backtracks" in info:
@@ -379,11 +428,15 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
     key, kf, ko = jax.random.split(loop.key, 3)
     chain, batch = sampling.draw(theta, loop.chain, kf, cfg["n_discard"])
     x, lq = batch.x, batch.lq
+    warnings = []
     if sampling.sampler is not None:
         info["final_acceptance"] = batch.acceptance
         if sampling.kind == "metropolis":
             info["final_rhat"] = split_rhat(np.asarray(batch.log_rho).real)
             info["final_autocorr_time"] = autocorr_time(np.asarray(batch.log_rho).real)
+            info.update(chain_collapse(costs.log_rho, theta, batch, sampling.sampler, rows_hist))
+            if info["collapsed"]:
+                warnings.append(collapse_message(info))
     c, _, aux = costs.value_and_grad(theta, x, lq)  # same shapes as in training: no new compilation
     info["final_cost"] = float(c)
     if cfg["estimator"] == "l2" and n <= 16:
@@ -394,9 +447,9 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         c1, aux1 = costs.value(theta, x[:m], lq[:m])
         info["final_cost_subset_l2"] = float(c1)
         info["final_cost_subset_ldagl"] = float(c2)
-        warning = collapse_warning(c1, aux1, c2, aux2)
-        if warning:
-            info["warning"] = warning
+        warnings.append(collapse_warning(c1, aux1, c2, aux2))
+    if any(warnings):
+        info["warning"] = "; ".join(w for w in warnings if w)
     observer.reset()
     rows, oinfo = observer(theta, cfg["obs_samples"], ko, cfg["n_discard"])
     info["observable_sampler"] = oinfo

@@ -1,0 +1,123 @@
+"""The statistics that tell a rho collapsed onto one element from a nearly pure one (issue 14), on quick runs.
+
+Each case is one `lindblad-nqs solve` of a quick-config point (with method keys changed where the case says),
+run one after another; the table then shows, from each result's provenance and history, what the steady
+driver's collapse check reads:
+
+    acceptance            all moves of the final draw (the ket-bra swap, 0.1 of the moves, is accepted
+                          wherever |rho| is Hermitian-symmetric, collapsed or not)
+    flip_acc              the final draw's moves other than the swap (single/pair and diag flips)
+    tail_flip_acc         the same, mean over the last tenth of the iterations
+    distinct, peak_share  distinct elements of rho (up to the swap) among the final samples, and the share
+                          of the samples on the most frequent one
+    collapsed, warning    the driver's verdict and the run's warnings
+    err                   largest |value - exact| over the observables (the quick config's exact reference
+                          point, solved once under OUT/exact)
+
+    python benchmarks/collapse_check.py --out /tmp/collapse            # every case, then the table
+    python benchmarks/collapse_check.py --out /tmp/collapse --case tfi_cnn_g0.5
+    python benchmarks/collapse_check.py --out /tmp/collapse --summarise
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+# name -> (run, point, method changes, exact reference run)
+CASES = {
+    # the collapse: quick Fig. 8's x-basis point with the paper's initial std (quick.yaml sets init_scale 1.7)
+    "fig8_x_paper_init": ("mellak_square_cnn", "Jy=1.0", {"init_scale": 1.0}, "square_steady_exact"),
+    "fig8_x_init1.7": ("mellak_square_cnn", "Jy=1.0", {}, "square_steady_exact"),
+    # accurate, nearly pure TFI steady states (total acceptance 0.124-0.126 in the quick build)
+    "tfi_cnn_g0.5": ("mellak_tfi_cnn", "g=0.5", {}, "tfi_steady_exact"),
+    "tfi_cnn_gn_g0.5": ("mellak_tfi_cnn_gn", "g=0.5", {}, "tfi_steady_exact"),
+    "tfi_rbm_g0.5": ("mellak_tfi_rbm", "g=0.5", {}, "tfi_steady_exact"),
+}
+
+
+def point_spec(run: str, point: str, changes: dict) -> dict:
+    from lindblad_nqs.pipeline import expand_runs
+
+    cfg = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+    spec = json.loads(json.dumps(expand_runs(cfg)[run][point].spec))
+    spec["method"].update(changes)
+    return spec
+
+
+def run_case(out: Path, name: str) -> None:
+    run, point, changes, _ = CASES[name]
+    d = out / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "spec.yaml").write_text(yaml.safe_dump(point_spec(run, point, changes), sort_keys=False))
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "lindblad_nqs", "solve", str(d / "spec.yaml"), "--out", str(d / "result.csv"),
+                        "--state-dir", str(d / "state"), "--threads", "1"], env=env, capture_output=True, text=True)
+    (d / "wall_s.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
+    (d / "solve.log").write_text(r.stdout + r.stderr)
+    print("done", name, f"rc {r.returncode}", flush=True)
+
+
+def exact_values(out: Path, ref: str, point: str) -> dict:
+    """The exact reference point's values, solved here once (under out/exact/) from the quick config's spec."""
+    d = out / "exact" / ref / point
+    if not (d / "result.csv").exists():
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "spec.yaml").write_text(yaml.safe_dump(point_spec(ref, point, {}), sort_keys=False))
+        subprocess.run([sys.executable, "-m", "lindblad_nqs", "solve", str(d / "spec.yaml"), "--out", str(d / "result.csv"),
+                        "--threads", "1"], check=True, capture_output=True)
+    df = pd.read_csv(d / "result.csv")
+    return dict(zip(df["observable"], df["value"]))
+
+
+def summarise(out: Path) -> pd.DataFrame:
+    rows = []
+    for name, (run, point, changes, ref) in CASES.items():
+        d = out / name
+        if not (d / "result.json").exists():
+            continue
+        prov = json.loads((d / "result.json").read_text())
+        res = pd.read_csv(d / "result.csv")
+        exact = exact_values(out, ref, point)
+        errs = [abs(v - exact[o]) for o, v in zip(res["observable"], res["value"]) if o in exact]
+        rows.append({"case": name, "acceptance": prov.get("final_acceptance"),
+                     "flip_acc": prov.get("final_flip_acceptance"), "tail_flip_acc": prov.get("tail_flip_acceptance"),
+                     "distinct": prov.get("final_distinct_elements"), "samples": prov.get("final_samples"),
+                     "peak_share": prov.get("final_peak_share"),
+                     "cost_l2": prov.get("final_cost_subset_l2"), "cost_ldagl": prov.get("final_cost_subset_ldagl"),
+                     "err": max(errs) if errs else None, "collapsed": prov.get("collapsed"),
+                     "warned": bool(prov.get("warning")), "wall_s": float((d / "wall_s.txt").read_text())})
+    df = pd.DataFrame(rows)
+    with pd.option_context("display.width", 250, "display.max_columns", 40):
+        print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return df
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--case", action="append", choices=list(CASES), help="default: every case")
+    ap.add_argument("--summarise", action="store_true", help="only the table of the cases under --out")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    if not a.summarise:
+        for name in a.case or CASES:
+            run_case(a.out, name)
+    summarise(a.out).to_csv(a.out / "summary.csv", index=False)
+
+
+if __name__ == "__main__":
+    main()
