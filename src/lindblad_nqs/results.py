@@ -17,9 +17,12 @@ COLUMNS = ["t", "observable", "value", "stderr"]
 
 # The one vocabulary of provenance keys and history columns that figures, the review table and the
 # benchmarks read. Provenance (RESULT.json): n_params (real parameters of the network), wall_time_s
-# (the solve), time_per_iteration_s, final_cost, accepted_steps, resumed_from, warning. History
-# (RESULT.history.csv), one row per iteration or time step: iteration or step (counted from 1: the
-# number completed), t, dt, cost, cost_stderr, time_s (the row's wall time), accepted. A solver that
+# (the solve), time_per_iteration_s, final_cost, accepted_steps, resumed_from, warning, collapsed (steady
+# VMC: the final samples see one element of rho, vmc.driver.chain_collapse; its statistic
+# final_l2_flip_acceptance). History (RESULT.history.csv), one row per iteration or time step: iteration
+# or step (counted from 1: the number completed), t, dt, cost, cost_stderr, time_s (the row's wall time),
+# accepted, acceptance (of the Metropolis chains' moves), flip_acceptance (of their moves other than the
+# ket-bra swap, which a Hermitian |rho| always accepts). A solver that
 # writes another name for one of these is stopped here, so the vocabulary cannot drift apart again.
 RETIRED_NAMES = {"n_parameters": "n_params", "cost_err": "cost_stderr", "seconds": "time_s"}
 _PACKAGES = ("lindblad-nqs", "numpy", "scipy", "qutip", "jax", "jaxlib", "flax", "optax", "torch", "pandas")
