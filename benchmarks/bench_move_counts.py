@@ -5,8 +5,9 @@ on the same network, chains and keys, rounds alternated.
     python benchmarks/bench_move_counts.py                    # old = ca4184d, the quick TFI CNN (6 spins)
     python benchmarks/bench_move_counts.py --old-rev REV --repeat 20
 
-The network is the quick config's mellak_tfi_cnn at g = 0.5; the batch is one training iteration's draw
-(n_samples 1024 over 32 chains, sweep 2N), the shape the steady driver samples every iteration.
+The network is the quick config's mellak_tfi_cnn at g = 0.5 (its initial parameters); the batch is one training
+iteration's draw (n_samples 1024 over 32 chains, sweep 2N), the shape the steady driver samples every iteration.
+Then the driver's collapse check (vmc.driver.chain_collapse) on that draw, which runs once per run.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def old_sampling(rev: str):
     path.write_text(src.replace("from .configs import", "from lindblad_nqs.vmc.configs import"))
     spec = importlib.util.spec_from_file_location("sampling_old", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["sampling_old"] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -77,10 +79,23 @@ def main() -> None:
     _, b_new = samplers["new"].sample(params, x0, new.prng_key(99), per_chain)
     same = bool(np.array_equal(np.asarray(b_old.x), np.asarray(b_new.x)))
     med = {k: float(np.median(v)) for k, v in times.items()}
+    # the driver's collapse check on the final draw (the probes' log rho compiles once for their shape)
+    from lindblad_nqs.vmc.driver import chain_collapse
+
+    f = jax.jit(log_rho)
+    chunk = max(2, -(-p["track_samples"] // p["obs_chains"])) * p["obs_chains"]  # the driver's Observer.chunk
+    jax.block_until_ready(f(params, jnp.zeros((chunk, 2, n), jnp.int8)))  # the observables compile it anyway
+    check = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        info = chain_collapse(f, params, b_new, samplers["new"], chunk=chunk)
+        check.append(time.perf_counter() - t0)
+    print(f"collapse check (log rho in the observables' chunks of {chunk}): first call {check[0] * 1e3:.0f} ms, "
+          f"then {np.median(check[1:]) * 1e3:.1f} ms; l2 flip acceptance {info['final_l2_flip_acceptance']:.3g}")
     print(f"{n} spins, {p['n_chains']} chains x {per_chain} samples, sweep {samplers['new'].sweep}; "
           f"median of {a.repeat} draws: old {med['old'] * 1e3:.2f} ms, new {med['new'] * 1e3:.2f} ms, "
           f"new/old {med['new'] / med['old']:.3f}; same samples: {same}; acceptance old {b_old.acceptance:.4f} "
-          f"new {b_new.acceptance:.4f}, by move {b_new.acceptance_by_move()}")
+          f"new {b_new.acceptance:.4f}, by move {b_new.acceptance_by_move}")
 
 
 if __name__ == "__main__":

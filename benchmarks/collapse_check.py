@@ -7,9 +7,11 @@ driver's collapse check reads:
     acceptance            all moves of the final draw (the ket-bra swap, 0.1 of the moves, is accepted
                           wherever |rho| is Hermitian-symmetric, collapsed or not)
     flip_acc              the final draw's moves other than the swap (single/pair and diag flips)
+    l2_flip_acc           the acceptance those flips would have on |rho|^2, from probes around the final
+                          samples (the collapse check's statistic, vmc.driver.chain_collapse: below 3e-4)
     tail_flip_acc         the same, mean over the last tenth of the iterations
-    distinct, peak_share  distinct elements of rho (up to the swap) among the final samples, and the share
-                          of the samples on the most frequent one
+    distinct, peak_share  distinct elements of rho (up to the swap) among the final samples, and the |rho|^2
+                          weight of the most frequent one (importance weights where beta < 1)
     collapsed, warning    the driver's verdict and the run's warnings
     err                   largest |value - exact| over the observables (the quick config's exact reference
                           point, solved once under OUT/exact)
@@ -44,6 +46,9 @@ CASES = {
     "tfi_cnn_g0.5": ("mellak_tfi_cnn", "g=0.5", {}, "tfi_steady_exact"),
     "tfi_cnn_gn_g0.5": ("mellak_tfi_cnn_gn", "g=0.5", {}, "tfi_steady_exact"),
     "tfi_rbm_g0.5": ("mellak_tfi_rbm", "g=0.5", {}, "tfi_steady_exact"),
+    # other quick points, for false alarms: the rotated model in the x basis, a mixed TFI state
+    "rotated_cnn_gn_g1.0": ("mellak_rotated_cnn_gn", "g=1.0", {}, "rotated_open_steady_exact"),
+    "tfi_rbm_g2.0": ("mellak_tfi_rbm", "g=2.0", {}, "tfi_steady_exact"),
 }
 
 
@@ -95,7 +100,7 @@ def summarise(out: Path) -> pd.DataFrame:
         errs = [abs(v - exact[o]) for o, v in zip(res["observable"], res["value"]) if o in exact]
         rows.append({"case": name, "acceptance": prov.get("final_acceptance"),
                      "flip_acc": prov.get("final_flip_acceptance"), "tail_flip_acc": prov.get("tail_flip_acceptance"),
-                     "distinct": prov.get("final_distinct_elements"), "samples": prov.get("final_samples"),
+                     "l2_flip_acc": prov.get("final_l2_flip_acceptance"), "distinct": prov.get("final_distinct_elements"),
                      "peak_share": prov.get("final_peak_share"),
                      "cost_l2": prov.get("final_cost_subset_l2"), "cost_ldagl": prov.get("final_cost_subset_ldagl"),
                      "err": max(errs) if errs else None, "collapsed": prov.get("collapsed"),

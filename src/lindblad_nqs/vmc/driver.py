@@ -93,7 +93,8 @@ def collapse_warning(c_l2, aux_l2, c_ldagl, aux_ldagl, z: float = 5.0) -> str | 
 COLLAPSE_L2_FLIP_ACCEPTANCE = 3e-4
 
 
-def chain_collapse(log_rho, theta, batch, sampler, rows=(), threshold: float = COLLAPSE_L2_FLIP_ACCEPTANCE) -> dict:
+def chain_collapse(log_rho, theta, batch, sampler, rows=(), threshold: float = COLLAPSE_L2_FLIP_ACCEPTANCE,
+                   chunk: int | None = None) -> dict:
     """Whether rho has collapsed onto one element (s, s') and its mirror, from the final doubled samples.
 
     The ket-bra swap is accepted wherever |rho| is symmetric, so the total acceptance of a collapsed rho
@@ -111,10 +112,11 @@ def chain_collapse(log_rho, theta, batch, sampler, rows=(), threshold: float = C
 
     Returns the provenance keys: collapsed, final_l2_flip_acceptance, final_flip_acceptance (at the chains' power),
     final_acceptance_by_move, final_distinct_elements, final_peak_share (the |rho|^2 weight of the most frequent
-    element among the samples), tail_flip_acceptance (mean over the last tenth of the iterations' rows)."""
+    element among the samples), tail_flip_acceptance (mean over the last tenth of the iterations' rows).
+    chunk: the size log_rho is evaluated in (the observables' chunk: no compilation of its own)."""
     lr = np.asarray(batch.log_rho).real.reshape(-1)
     weights = element_weights(batch.x, l2_weights(lr, sampler.power))
-    a2 = l2_flip_acceptance(log_rho, theta, batch.x, lr, sampler.power, sampler.probs)
+    a2 = l2_flip_acceptance(log_rho, theta, batch.x, lr, sampler.power, sampler.probs, chunk=chunk)
     tail = [r.get("flip_acceptance", np.nan) for r in list(rows)[-max(1, len(rows) // 10):]]
     tail = [t for t in tail if np.isfinite(t)]
     return {"collapsed": bool(a2 < threshold), "final_l2_flip_acceptance": a2,
@@ -434,7 +436,7 @@ def run_steady(system, module, params0, cfg: dict, observables, *, seed: int, st
         if sampling.kind == "metropolis":
             info["final_rhat"] = split_rhat(np.asarray(batch.log_rho).real)
             info["final_autocorr_time"] = autocorr_time(np.asarray(batch.log_rho).real)
-            info.update(chain_collapse(costs.log_rho, theta, batch, sampling.sampler, rows_hist))
+            info.update(chain_collapse(costs.log_rho, theta, batch, sampling.sampler, rows_hist, chunk=observer.chunk))
             if info["collapsed"]:
                 warnings.append(collapse_message(info))
     c, _, aux = costs.value_and_grad(theta, x, lq)  # same shapes as in training: no new compilation

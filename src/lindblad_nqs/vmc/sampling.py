@@ -103,14 +103,20 @@ class MetropolisSampler:
         ket = jax.random.bernoulli(key, 0.5, (self.n_chains, self.n)).astype(jnp.int8)
         return jnp.stack([ket, ket], axis=1)
 
+    def _kind(self, u0):
+        """The move kind (index into MOVES) that uniforms u0 select."""
+        import jax.numpy as jnp
+
+        cum = jnp.asarray(np.cumsum(self.probs)[:-1], u0.dtype)
+        return jnp.sum(u0[..., None] >= cum, axis=-1)
+
     def _propose(self, u, x):
         """u: (C, 4) uniforms -> (proposed configurations, move kind per chain, index into MOVES); one random
         draw per sweep keeps compiles small."""
         import jax.numpy as jnp
 
         C, n = self.n_chains, self.n
-        cum = jnp.asarray(np.cumsum(self.probs)[:-1], u.dtype)
-        kind = jnp.sum(u[:, :1] >= cum[None, :], axis=1)
+        kind = self._kind(u[:, 0])
         i = jnp.minimum((u[:, 1] * 2 * n).astype(jnp.int32), 2 * n - 1)
         j = (i + 1 + jnp.minimum((u[:, 2] * (2 * n - 1)).astype(jnp.int32), 2 * n - 2)) % (2 * n)
         s = jnp.minimum((u[:, 3] * n).astype(jnp.int32), n - 1)
@@ -126,23 +132,27 @@ class MetropolisSampler:
 
         lr = self.log_rho(params, x)
 
-        moves = jnp.arange(len(MOVES))
-
         def step(carry, u):
-            x, lr, prop, acc = carry
-            xn, kind = self._propose(u[:, :4], x)
+            x, lr = carry
+            xn, _ = self._propose(u[:, :4], x)
             lrn = self.log_rho(params, xn)
             logr = self.power * (lrn.real - lr.real)
             ok = jnp.log(u[:, 4]) < logr
             x = jnp.where(ok[:, None, None], xn, x)
             lr = jnp.where(ok, lrn, lr)
-            hit = kind[:, None] == moves[None, :]  # (C, 4): each chain's move kind
-            return (x, lr, prop + hit.sum(0, dtype=jnp.int32), acc + (hit & ok[:, None]).sum(0, dtype=jnp.int32)), None
+            return (x, lr), ok
+
+        moves = jnp.arange(len(MOVES))
 
         def sweep(carry, key):
+            x, lr, prop, acc = carry
             u = jax.random.uniform(key, (self.sweep, self.n_chains, 5), minval=1e-12)
-            carry, _ = jax.lax.scan(step, carry, u)
-            return carry, (carry[0], carry[1])
+            (x, lr), ok = jax.lax.scan(step, (x, lr), u)
+            # the moves of the sweep counted per kind once, outside the steps: (sweep, C, 4)
+            hit = self._kind(u[..., 0])[..., None] == moves
+            prop = prop + hit.sum((0, 1), dtype=jnp.int32)
+            acc = acc + (hit & ok[..., None]).sum((0, 1), dtype=jnp.int32)
+            return (x, lr, prop, acc), (x, lr)
 
         zeros = jnp.zeros(len(MOVES), jnp.int32)
         carry = (x, lr, zeros, zeros)
@@ -240,7 +250,8 @@ def flip_probes(x, probs, n_probe: int, seed: int = 0) -> np.ndarray:
     return (x.reshape(B, 1, 2 * n) ^ mask).reshape(-1, 2, n)
 
 
-def l2_flip_acceptance(log_rho, params, x, log_rho_x, power: float, probs, n_probe: int = 4, seed: int = 0) -> float:
+def l2_flip_acceptance(log_rho, params, x, log_rho_x, power: float, probs, n_probe: int = 4, seed: int = 0,
+                       chunk: int | None = None) -> float:
     """The acceptance the sampler's flip moves would have on |rho|^2 itself, estimated from samples x (B, 2, N)
     drawn from |rho|^power with log rho log_rho_x (B,): n_probe flips proposed from each sample, their Metropolis
     acceptance min(1, |rho(y) / rho(x)|^2), averaged with the weights |rho(x)|^(2 - power).
@@ -249,12 +260,20 @@ def l2_flip_acceptance(log_rho, params, x, log_rho_x, power: float, probs, n_pro
     resolution far below one sample: every probe contributes its ratio, not a count. The quick Fig. 8 x-basis CNN
     collapsed onto one element has 5e-6 to 1e-5 (its neighbours' |rho|^2 are 1e-5 to 1e-7 of the element's) at
     beta = 0.5; the nearly pure 6-spin TFI steady state at g = 0.5 (84 % of |rho|^2 on one element) 0.03 at beta
-    = 1 and at beta = 0.5 alike."""
+    = 1 and at beta = 0.5 alike.
+
+    chunk: evaluate log_rho in pieces of this size (the last padded), a shape it is compiled for already."""
     import jax
+    import jax.numpy as jnp
 
     y = flip_probes(x, probs, n_probe, seed)
+    size = chunk or len(y)
+    pad = (-len(y)) % size
+    yp = np.concatenate([y, np.repeat(y[:1], pad, axis=0)]) if pad else y
+    lr_y = np.concatenate([np.asarray(jax.device_get(log_rho(params, jnp.asarray(yp[i:i + size])))).real
+                           for i in range(0, len(yp), size)])[:len(y)]
     lr_x = np.asarray(log_rho_x).real.reshape(-1)
-    lr_y = np.asarray(jax.device_get(log_rho(params, y))).real.reshape(len(lr_x), n_probe)
+    lr_y = lr_y.reshape(len(lr_x), n_probe)
     a = np.exp(np.minimum(0.0, 2.0 * (lr_y - lr_x[:, None])))
     return float(l2_weights(lr_x, power) @ a.mean(axis=1))
 
