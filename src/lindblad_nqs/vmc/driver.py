@@ -100,10 +100,11 @@ def chain_collapse(log_rho, theta, batch, sampler, rows=(), threshold: float = C
     The ket-bra swap is accepted wherever |rho| is symmetric, so the total acceptance of a collapsed rho
     (0.10 in the quick Fig. 8 x-basis run with the paper's initial std) hardly differs from that of an accurate,
     nearly pure state that rejects most flips (0.124-0.126 for the TFI chain at g = 0.5), and the flips' own
-    acceptance at the chains' power 2 beta differs sixfold (0.004 at beta = 0.5 against 0.027-0.030 at beta = 1).
+    acceptance at the chains' power 2 beta by a factor 2-6 only (0.0015-0.011 in four final draws of that
+    collapse at beta = 0.5, 0.024-0.032 on the TFI states at beta = 1).
     The statistic here is the acceptance the flips would have on |rho|^2 itself (sampling.l2_flip_acceptance:
     probes from every sample, importance-weighted to |rho|^2), which does not depend on beta and resolves far
-    below one sample: 5e-6 to 1e-5 on that collapse (three final draws), 0.029-0.032 on the TFI states, and
+    below one sample: 5e-6 to 1e-5 on that collapse (four final draws), 0.029-0.032 on the TFI states, and
     6e-4 to 1.3e-3 on the exact 6-spin TFI state at g = 0.1, 99.3 % of whose |rho|^2 sits on one element
     (benchmarks/collapse_check.py, benchmarks/README.md). Below `threshold` (3e-4: 30 times the collapse's,
     a hundredth of the g = 0.5 states') the samples see one element of rho only, and its cost and gradient are
