@@ -49,6 +49,12 @@ def main(argv=None) -> int:
     n_opt, n_steps, n_tol, n_warm = new.split(":")
     fits = {"old": dict(optimizer=o_opt, steps=int(o_steps), lr=float(o_lr)),
             "new": dict(optimizer=n_opt, steps=int(n_steps), tol=float(n_tol), warmup=int(n_warm))}
+    # the imports both fits share, before either is timed (the first fit would pay them alone)
+    import lindblad_nqs.povm_solvers.training  # noqa: F401
+    import lindblad_nqs.solvers.steady_l2  # noqa: F401
+    import lindblad_nqs.solvers.transformer  # noqa: F401
+    import lindblad_nqs.vmc.configs  # noqa: F401
+
     specs = floor_specs(Path(args.config), Path(args.cross))
     if args.only:
         specs = {k: v for k, v in specs.items() if k[0] in args.only}

@@ -10,11 +10,12 @@ DM_METHODS = ("cnn", "rbm_ndo")
 POVM_METHODS = ("transformer",)
 METHODS = DM_METHODS + POVM_METHODS
 MAX_CONFIGS = 1 << 16  # configurations enumerated per fit step (doubled configurations or POVM strings)
-FLOOR_OPTIMIZERS = ("lbfgs", "adam")
-# the floor fit's settings (`lindblad-nqs floor`, budget.floor): L-BFGS after `warmup` Adam steps of rate
-# lr, at most `steps` iterations, stopped when `window` iterations lower the loss by less than `tol` of
-# itself; optimizer adam: `steps` Adam steps (the fit before L-BFGS, kept for comparison)
-FLOOR_DEFAULTS = {"optimizer": "lbfgs", "steps": 1000, "lr": 0.01, "tol": 1e-3, "window": 10, "warmup": 200,
+FLOOR_OPTIMIZERS = ("auto", "lbfgs", "adam")
+# the floor fit's settings (`lindblad-nqs floor`, budget.floor; floor.py): lbfgs: L-BFGS after `warmup`
+# Adam steps of rate lr, at most `steps` iterations, stopped when `window` iterations lower the loss by
+# less than `tol` of itself; adam: `steps` Adam steps (the fit of before, kept for comparison); auto:
+# lbfgs for the density-matrix networks, `steps` Adam steps on a cheaper exact KL for the transformer
+FLOOR_DEFAULTS = {"optimizer": "auto", "steps": 1000, "lr": 0.01, "tol": 1e-2, "window": 10, "warmup": 100,
                   "max_configs": MAX_CONFIGS}
 
 

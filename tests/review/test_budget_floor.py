@@ -12,7 +12,7 @@ import yaml
 
 from conftest import solve_point  # noqa: E402  (tests/conftest.py, shared helpers)
 from lindblad_nqs.cli import main
-from lindblad_nqs.floor import _torch_lbfgs, all_log_probs, fit_floor, lbfgs, stalled
+from lindblad_nqs.floor import CONVERGED, _torch_lbfgs, all_log_probs, fit_floor, lbfgs, stalled
 from lindblad_nqs.spec import parse_spec
 
 # two spins, Ising coupling, transverse field and decay: a mixed steady state of full rank
@@ -48,8 +48,8 @@ def _qutip_values(system):
     (TWO, {"name": "transformer", "n_layers": 1, "d_model": 16, "n_heads": 2, "dtype": "float64"}, 1e-2),
 ], ids=["rbm_ndo-2-spins", "cnn-product", "transformer-2-sites"])
 def test_floor_of_a_network_that_represents_the_state_is_near_zero(system, method, tol):
-    table, info = fit_floor(parse_spec(_spec(system, method)))  # the default: L-BFGS after a short Adam warmup
-    assert info["optimizer"] == "lbfgs" and info["iterations"] <= info["steps"], info
+    table, info = fit_floor(parse_spec(_spec(system, method)))  # the default: L-BFGS (cnn, rbm) or Adam on the table
+    assert info["optimizer"] == "auto" and info["iterations"] <= info["steps"], info
     ref = _qutip_values(system)
     assert np.allclose(table.set_index("observable")["exact"][list(ref)], list(ref.values()), atol=1e-8)
     assert info["max_abs_error"] < tol, table
@@ -62,7 +62,7 @@ def test_floor_of_a_network_too_small_for_the_state_is_not_zero():
     infidelity of several 1e-3 and misses the observables by more than the representable cases' 1e-2."""
     table, info = fit_floor(parse_spec(_spec(RING4, {"name": "rbm_ndo", "alpha": 1, "ancilla": 1})))
     assert info["loss"] > 1e-3 and info["max_abs_error"] > 1e-2 and info["trace_distance"] > 1e-2, (info, table)
-    assert info["stop_reason"] == "rel_decrease", info  # stalled at its ansatz limit, not out of steps
+    assert info["stop_reason"] in CONVERGED, info  # at its ansatz limit, not out of steps
 
 
 def _rosenbrock(x):
@@ -78,7 +78,7 @@ def test_lbfgs_stops_where_the_gradient_vanishes():
     with jax.enable_x64(True):
         x, run = lbfgs(_rosenbrock, jnp.array([-1.2, 1.0]), steps=500, tol=1e-6, window=5)
         g = np.linalg.norm(np.asarray(jax.grad(_rosenbrock)(x)))
-    assert run["stop_reason"] in ("rel_decrease", "gradient") and run["iterations"] < 500, run
+    assert run["stop_reason"] in CONVERGED and run["iterations"] < 500, run
     assert g < 1e-4 and np.allclose(np.asarray(x), 1.0, atol=1e-3), (x, g, run)
     assert run["evaluations"] >= run["iterations"]
 
@@ -97,8 +97,9 @@ def test_torch_lbfgs_stops_where_the_gradient_vanishes():
 
 
 def test_lbfgs_stop_of_a_network_too_small_is_a_stationary_point():
-    """The stopping rule on a real fit with a non-zero minimum: where it reports a stall the gradient
-    of the infidelity is a small fraction of the one at the start of L-BFGS."""
+    """The stopping rule on a real fit with a non-zero minimum: where it reports a stop the gradient of
+    the infidelity is a small fraction of the one at the start of L-BFGS (a rule that fired early, on a
+    slow stretch, would not be)."""
     import jax
 
     from lindblad_nqs.floor import DensityFit, adam
@@ -110,7 +111,7 @@ def test_lbfgs_stop_of_a_network_too_small_is_a_stationary_point():
     def norm(t):
         return float(np.sqrt(sum(np.sum(np.asarray(v) ** 2) for v in jax.tree_util.tree_leaves(jax.grad(fit.infidelity)(t)))))
 
-    assert run["stop_reason"] == "rel_decrease", run
+    assert run["stop_reason"] in CONVERGED and run["iterations"] < 1000, run
     assert norm(theta) < 0.05 * norm(start), (norm(theta), norm(start), run)
     assert float(fit.infidelity(theta)) < float(fit.infidelity(start))
 
@@ -144,9 +145,9 @@ def test_all_log_probs_is_the_models_log_prob(strings, shape):
 
 
 @pytest.mark.parametrize("flags, words", [
-    (["--tol", "0"], "--tol must be > 0"), (["--tol", "-1e-3"], "--tol must be > 0"),
-    (["--optimizer", "sgd"], "--optimizer must be one of lbfgs, adam"), (["--window", "0"], "--window"),
-    (["--warmup", "-1"], "--warmup"), (["--steps", "0"], "--steps")])
+    (["--tol", "0"], "--tol must be > 0"), (["--tol=-1e-3"], "--tol must be > 0"),
+    (["--optimizer", "sgd"], "--optimizer must be one of auto, lbfgs, adam"), (["--window", "0"], "--window"),
+    (["--warmup=-1"], "--warmup"), (["--steps", "0"], "--steps")])
 def test_floor_refuses_bad_settings(tmp_path, capsys, flags, words):
     spec = tmp_path / "spec.yaml"
     out = tmp_path / "floor.csv"
