@@ -92,8 +92,10 @@ rule floor:
     log:
         "logs/review/floors/{run}/{point}.log",
     shell:
-        "{PY} -m lindblad_nqs floor {input.spec} --out {output.csv} --steps {params.floor[steps]} "
-        "--lr {params.floor[lr]} --max-configs {params.floor[max_configs]} > {log} 2>&1"
+        "{PY} -m lindblad_nqs floor {input.spec} --out {output.csv} --optimizer {params.floor[optimizer]} "
+        "--steps {params.floor[steps]} --lr {params.floor[lr]} --tol {params.floor[tol]} "
+        "--window {params.floor[window]} --warmup {params.floor[warmup]} "
+        "--max-configs {params.floor[max_configs]} > {log} 2>&1"
 
 
 # Error against budget with each network's floor: only the run points on the budget references' systems.
