@@ -19,7 +19,9 @@ under the XLA flags of the project's benchmarks; on a shared machine the CPU tim
 --paths generic analytic runs rbm_tdvp's autodiff path (method key analytic: false) beside its default
 closed-form one; --repeat R runs every variant R times back to back, the order rotated each round, and
 reports the median seconds per step, the per-round ratios and the median deviation. A load that changes
-between variants changes a round's ratio: on a shared machine take the medians over rounds.
+between variants changes a round's ratio: on a shared machine take the medians over rounds. --old-src DIR
+runs the default path of another tree (e.g. a `git worktree` of an older commit, DIR = its src) in a
+subprocess beside the others: old and new code in one run.
 """
 
 from __future__ import annotations
@@ -130,10 +132,17 @@ def main():
     ap.add_argument("--paths", nargs="+", default=["analytic"], choices=("generic", "analytic"),
                     help="rbm_tdvp paths: analytic (the default method) and/or generic (method key analytic: false)")
     ap.add_argument("--netket-python", help="python of the environment that has netket")
+    ap.add_argument("--old-src", help="a source tree (its src/ folder) of lindblad_nqs to run beside this one: "
+                    "rbm_tdvp's default path of an older commit, in a subprocess, same settings")
     ap.add_argument("--netket-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--ours-worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.netket_worker:
         print(json.dumps(netket_worker(a.n, a.t_final, a.dt, a.samples, a.hidden, a.seed)))
+        return 0
+    if a.ours_worker:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(ours(a.n, a.t_final, a.dt, a.samples, a.hidden, a.seed, Path(tmp))))
         return 0
     import jax
 
@@ -151,7 +160,18 @@ def main():
             raise RuntimeError(out.stderr[-3000:])
         return json.loads(out.stdout.strip().splitlines()[-1])
 
+    def run_old():
+        env = dict(os.environ, PYTHONPATH=a.old_src)
+        out = subprocess.run([sys.executable, __file__, "--ours-worker", "--n", str(a.n), "--t-final", str(a.t_final),
+                              "--dt", str(a.dt), "--samples", str(a.samples), "--hidden", str(a.hidden), "--seed",
+                              str(a.seed)], capture_output=True, text=True, env=env)
+        if out.returncode:
+            raise RuntimeError(out.stderr[-3000:])
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
     variants = {f"rbm_tdvp {p} (jax {jax.__version__})": (lambda p=p: run_ours(p)) for p in a.paths}
+    if a.old_src:
+        variants["rbm_tdvp analytic, --old-src"] = run_old
     if a.netket_python:
         variants["netket"] = run_netket
     names = list(variants)
@@ -187,7 +207,12 @@ def main():
     for name in ours_names:
         if "netket" in runs:
             ratio(name, "netket")
-    if len(ours_names) == 2:
+    if a.old_src:
+        first, old = ours_names[0], "rbm_tdvp analytic, --old-src"
+        ratio(first, old)
+        diff = max(max(abs(u - v) for u, v in zip(runs[first][0]["values"][k], runs[old][0]["values"][k])) for k in ref)
+        print(f"{first.split(' (')[0]} against --old-src: largest difference of the observables {diff:.1e}")
+    elif len(ours_names) == 2:
         ratio(ours_names[1], ours_names[0])
     return 0
 

@@ -7,8 +7,8 @@ Prints one line per (N, samples, path): parameters, seconds per stage (median of
 warm-up call that compiles), and its split: sampling, and the jitted TDVP (local values, Jacobian, solve,
 each also timed alone). Paths: `generic` is the autodiff Jacobian and a full RBM evaluation per connected
 configuration (method key analytic: false), `analytic` the closed-form O_k, the connected
-configurations from the sample's activations and the chains driven by Re log rho in real arithmetic
-(nets.rbm_dm.log_abs_rho; the default). Each path samples with its own sampler (from the same key and
+configurations' log ratio to the sample from its activations (nets.rbm_dm.log_rho_ratio_connected) and
+the chains driven by Re log rho in real arithmetic (nets.rbm_dm.log_abs_rho; the default). Each path samples with its own sampler (from the same key and
 start: the same samples, checked); both TDVPs run on the generic sampler's. Both paths run in this one invocation,
 alternating repeat by repeat on the same samples, so that a changing load hits both alike; the line
 `analytic / generic` gives the ratios and the largest difference of L_loc, O and theta_dot between them.
@@ -72,12 +72,11 @@ def main():
                                            log_derivatives=rbm_dm.log_derivatives if path == "analytic" else None)
 
                 def local(theta, x, tables, st=st, path=path):
-                    lv = st.log_value(theta, x)
                     if path == "generic":
-                        return lind.local_values(lambda xx: st.log_value(theta, xx), x, lv, tables)
-                    conn = lambda d, y: rbm_dm.log_rho_connected(st.unravel(theta), d, y, changed)  # noqa: E731
-                    return lind.op.local_values(lambda d: st.log_value(theta, from_digits(d)), to_digits(x), lv,
-                                                tables, log_f_connected=conn)
+                        return lind.local_values(lambda xx: st.log_value(theta, xx), x, st.log_value(theta, x), tables)
+                    conn = lambda d, y: rbm_dm.log_rho_ratio_connected(st.unravel(theta), d, y, changed)  # noqa: E731
+                    return lind.op.local_values(lambda d: st.log_value(theta, from_digits(d)), to_digits(x),
+                                                jnp.zeros(x.shape[0], lind.dtype), tables, log_f_connected=conn)
 
                 def rhs(theta, x, tables, st=st, local=local, report=True):
                     E = local(theta, x, tables)

@@ -115,7 +115,7 @@ PRESETS_1_2 = {  # every preset, each with 1- and 2-site terms (off-diagonal on 
 @pytest.mark.parametrize("preset", sorted(PRESETS_1_2))
 @pytest.mark.parametrize("shape,boundary", [([2], "open"), ([3], "periodic"), ([4], "periodic")])
 def test_connected_values_from_the_changed_sites_equal_the_full_evaluation(preset, shape, boundary):
-    """L_loc from the sample's activations and the changed sites (nets.rbm_dm.log_rho_connected) equals
+    """L_loc from the sample's activations and the changed sites (nets.rbm_dm.log_rho_ratio_connected) equals
     the generic path that evaluates the whole RBM on every connected configuration, on every doubled
     configuration, for random parameters."""
     from lindblad_nqs.nets import rbm_dm
@@ -134,12 +134,81 @@ def test_connected_values_from_the_changed_sites_equal_the_full_evaluation(prese
             log_f = lambda dd: m.apply(params, from_digits(dd))  # noqa: E731
             _, y, mel = lind.op.connected(d)
             full = np.asarray(log_f(y.reshape(-1, n)).reshape(y.shape[:2]) - log_f(d)[:, None])
-            fast = np.asarray(rbm_dm.log_rho_connected(params, d, y, lind.op.changed_sites) - log_f(d)[:, None])
+            fast = np.asarray(rbm_dm.log_rho_ratio_connected(params, d, y, lind.op.changed_sites))
             np.testing.assert_allclose(np.exp(fast), np.exp(full), rtol=1e-11)
             E0 = np.asarray(lind.local_values(lambda xx: m.apply(params, xx), x))
-            E1 = np.asarray(lind.op.local_values(log_f, d, log_f_connected=lambda a, b: rbm_dm.log_rho_connected(
-                params, a, b, lind.op.changed_sites)))
+            E1 = np.asarray(lind.op.local_values(log_f, d, jnp.zeros(len(d), complex),
+                                                 log_f_connected=lambda a, b: rbm_dm.log_rho_ratio_connected(
+                                                     params, a, b, lind.op.changed_sites)))
             np.testing.assert_allclose(E1, E0, rtol=0, atol=1e-12 * np.abs(E0).max())
+
+
+def _old_product_form(variables, x, y, changed_sites):
+    """The connected ratio as it was: prod_h (p e^d + q e^-d) with p, q = (1 +- tanh theta) / 2, one log."""
+    from lindblad_nqs.nets import rbm_dm
+
+    xd = jnp.stack([x >> 1, x & 1], axis=1)
+    a, b, W, c, U = rbm_dm.unpack(variables)
+    th = rbm_dm._hidden(variables, *rbm_dm._spins(xd))
+    ew, eu = jnp.exp(2 * W), jnp.exp(2 * U)
+    sets = [(ew, None), (None, jnp.conj(ew)), (eu, jnp.conj(eu))]
+    out = []
+    for j, sites in enumerate(changed_sites):
+        sites = np.asarray(sites)
+        sl = (x[:, sites] >> 1) - (y[:, j, sites] >> 1)
+        sr = (x[:, sites] & 1) - (y[:, j, sites] & 1)
+        logr = 2 * jnp.sum(sl * a[sites] + sr * jnp.conj(a)[sites], -1)
+        ratio = 1.0
+        for t, (ek, eb) in zip(th, sets):
+            up = dn = 1.0
+            for s, e in ((sl, ek), (sr, eb)):
+                if e is not None:
+                    for mm, site in enumerate(sites):
+                        f = jnp.where(s[:, mm, None] > 0, e[None, :, site], jnp.where(s[:, mm, None] < 0, 1 / e[None, :, site], 1.0))
+                        up, dn = up * f, dn / f
+            ratio = ratio * jnp.prod((1 + jnp.tanh(t)) / 2 * up + (1 - jnp.tanh(t)) / 2 * dn, -1)
+        out.append(logr + jnp.log(ratio))
+    return jnp.stack(out, 1)
+
+
+@pytest.mark.parametrize("bias,weight,hidden,old_fails", [(20.0, 15.0, 1, True), (300.0, 2.0, 4, False),
+                                                          (300.0, 120.0, 4, True), (60.0, 60.0, 1, True)])
+def test_connected_ratio_at_large_activations(bias, weight, hidden, old_fails):
+    """Activations |theta| of 20 to 400: the connected log ratio equals log rho(y) - log rho(x) of the direct
+    evaluation (a stable log cosh per unit), on the fast product form (the weights' bound below
+    PRODUCT_LIMIT: p and q without cancellation, also where flips of weight 15 turn activations of 20
+    around) and on the log cosh form the bound selects above it (weights 60-120). The old product form
+    loses the e^-d term there (1 - tanh theta cancels to 0) or overflows to inf/nan."""
+    from lindblad_nqs.nets import rbm_dm
+    from lindblad_nqs.vmc.local_estimator import LocalLiouvillian, from_digits, to_digits
+
+    n = 4
+    system = parse_system({"lattice": {"shape": [n], "boundary": "periodic"}, "preset": PRESETS_1_2["heisenberg"]})
+    with jax.enable_x64(True):
+        lind = LocalLiouvillian(system, dtype=np.complex128)
+        m = RBMDensityMatrix(n, hidden, hidden, dtype=jnp.float64)
+        p = m.init(jax.random.key(1), jnp.zeros((1, 2, n), jnp.int8))
+        rng = np.random.default_rng(2)
+        p = jax.tree_util.tree_map(lambda v: jnp.asarray(rng.normal(size=v.shape) * weight), p)
+        # biases of both signs and sizes around `bias`, so that flips also turn activations' signs
+        for k in ("b", "c"):
+            v = np.asarray(p["params"][k])
+            p["params"][k] = jnp.asarray(bias * rng.choice([-1, 1], size=v.shape) * rng.uniform(0.5, 1.3, size=v.shape))
+        d = to_digits(jnp.asarray(all_doubled(n)))
+        _, y, mel = lind.op.connected(d)
+        log_f = lambda dd: m.apply(p, from_digits(dd))  # noqa: E731
+        direct = np.asarray(log_f(y.reshape(-1, n)).reshape(y.shape[:2]) - log_f(d)[:, None])
+        th = np.concatenate([np.asarray(t) for t in rbm_dm._hidden(p, *rbm_dm._spins(from_digits(d)))], 1)
+        assert np.abs(th.real).max() > bias
+        got = np.asarray(rbm_dm.log_rho_ratio_connected(p, d, y, lind.op.changed_sites))
+        real = np.asarray(mel != 0)  # padding columns repeat x
+        scale = 1e-12 * max(1.0, np.abs(direct.real).max())
+        np.testing.assert_allclose(got.real[real], direct.real[real], rtol=0, atol=scale)
+        phase = np.angle(np.exp(1j * (got.imag - direct.imag)))[real]
+        assert np.abs(phase).max() < 1e-9
+        old = np.asarray(_old_product_form(p, d, y, lind.op.changed_sites))
+        bad = ~np.isfinite(old[real]) | (np.abs(old.real - direct.real)[real] > 1e-6 * np.abs(direct.real).max())
+        assert bad.any() == old_fails  # what the fix is for
 
 
 def test_sector_follows_the_initial_state():

@@ -128,14 +128,14 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
     n = spec.system.n_sites
     enable_compilation_cache()
     with jax.enable_x64(bool(p["float64"])):
-        from ..nets.rbm_dm import log_abs_rho, log_rho_connected
+        from ..nets.rbm_dm import log_abs_rho, log_rho_ratio_connected
         from ..vmc.evolution import run_evolution
 
         state = build_state(spec, p, initial)
         connected = abs_rho = None
         if p["analytic"]:
             def connected(theta, x, y, changed):
-                return log_rho_connected(state.unravel(theta), x, y, changed)
+                return log_rho_ratio_connected(state.unravel(theta), x, y, changed)
 
             def abs_rho(theta, x):
                 return log_abs_rho(state.unravel(theta), x)
@@ -150,7 +150,7 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
         ckpt = Checkpointer(ctx.state_dir / "checkpoint.npz", fp)
         ev = run_evolution(spec.system, state, p, list(spec.observables), initial=initial, save_times=save_times,
                            dt0=dt0, seed=spec.seed, checkpointer=ckpt, tracked=p["track"], exact_rhos=exact_rhos,
-                           progress=ctx.progress, log_rho_connected=connected,
+                           progress=ctx.progress, log_ratio_connected=connected,
                            log_abs_rho=abs_rho)
     rows = ev.rows
     if spec.task.kind == "steady":

@@ -48,10 +48,10 @@ def sector_for_dynamics(system, initial: str, requested: bool = True) -> bool:
 
 def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_times, dt0: float, seed: int,
                   checkpointer: Checkpointer, tracked=("sz",), exact_rhos=None, progress: bool = False,
-                  log_rho_connected=None, log_abs_rho=None) -> Evolution:
-    """log_rho_connected(theta, x, y, changed_sites) -> (B, M): log rho of the connected configurations y
-    (B, M, N) of x (B, N) in digits, where the network has a shortcut (nets.rbm_dm.log_rho_connected);
-    None: each connected configuration through state.log_value. log_abs_rho(theta, x) -> (B,) Re log rho,
+                  log_ratio_connected=None, log_abs_rho=None) -> Evolution:
+    """log_ratio_connected(theta, x, y, changed_sites) -> (B, M): log rho(y) - log rho(x) of the connected
+    configurations y (B, M, N) of x (B, N) in digits, where the network has a shortcut
+    (nets.rbm_dm.log_rho_ratio_connected); None: each connected configuration through state.log_value. log_abs_rho(theta, x) -> (B,) Re log rho,
     where the network has it cheaper than log rho, drives the chains on |rho|^2 (None: state.log_value)."""
     import jax
     import jax.numpy as jnp
@@ -83,9 +83,12 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
     @partial(jax.jit, static_argnames="report")
     def rhs_from_samples(theta, x, tables, report=True):
         def local(xc):
-            conn = None if log_rho_connected is None else (lambda d, y: log_rho_connected(theta, d, y, changed))
-            return lind.local_values(lambda xx: state.log_value(theta, xx), xc, state.log_value(theta, xc), tables,
-                                     log_rho_connected=conn)
+            log_rho = lambda xx: state.log_value(theta, xx)  # noqa: E731
+            if log_ratio_connected is None:
+                return lind.local_values(log_rho, xc, log_rho(xc), tables)
+            # L_loc needs only rho(y) / rho(x): given as the ratio, rho(x) itself stands at log 1 = 0
+            return lind.local_values(log_rho, xc, jnp.zeros(xc.shape[0], lind.dtype), tables,
+                                     log_rho_connected=lambda d, y: log_ratio_connected(theta, d, y, changed))
 
         if streamed:  # the connected configurations of 1e6 samples would not fit in memory either
             theta_dot, S, d = tdvp.solve_streamed(lambda xc: (state.jacobian(theta, xc), local(xc)), x, opts, chunk,
