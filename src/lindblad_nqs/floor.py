@@ -233,9 +233,10 @@ def fit_density_matrix(spec, steps: int, lr: float, seed: int = 0, max_configs: 
     n_par = sum(int(np.prod(q.shape)) for q in jax.tree_util.tree_leaves(params))
     if optimizer == "adam":  # auto: L-BFGS here
         params = adam(fit.infidelity, params, steps, lr)
-        run = {"iterations": steps, "evaluations": steps, "stop_reason": "steps"}
+        run = {"fitted_by": "adam", "iterations": steps, "evaluations": steps, "stop_reason": "steps"}
     else:  # `warmup` Adam steps first: away from the near-symmetric initial point's plateaus
         params, run = lbfgs(fit.infidelity, params, steps, tol, window, warmup, lr)
+        run = {"fitted_by": "lbfgs", **run}
     return {"rho": fit.rho(params), "loss": float(fit.infidelity(params)), "loss_name": "infidelity",
             "n_params": n_par, "n_configs": int(fit.keep.sum()), **run}
 
@@ -324,9 +325,9 @@ def fit_povm(spec, steps: int, lr: float, seed: int = 0, max_configs: int = MAX_
             best, best_params = float(loss.detach()), [q.detach().clone() for q in params]
         opt.step()
     if optimizer == "lbfgs":
-        run = _torch_lbfgs(model, kl, steps, tol, window)
+        run = {"fitted_by": "lbfgs", **_torch_lbfgs(model, kl, steps, tol, window)}
     else:
-        run = {"iterations": steps, "evaluations": steps, "stop_reason": "steps"}
+        run = {"fitted_by": "adam", "iterations": steps, "evaluations": steps, "stop_reason": "steps"}
     if best_params is not None:  # constant-rate Adam oscillates: the best point it passed, not its last
         with torch.no_grad():
             if not float(kl()) <= best:

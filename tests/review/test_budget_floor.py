@@ -50,6 +50,7 @@ def _qutip_values(system):
 def test_floor_of_a_network_that_represents_the_state_is_near_zero(system, method, tol):
     table, info = fit_floor(parse_spec(_spec(system, method)))  # the default: L-BFGS (cnn, rbm) or Adam on the table
     assert info["optimizer"] == "auto" and info["iterations"] <= info["steps"], info
+    assert info["fitted_by"] == ("adam" if method["name"] == "transformer" else "lbfgs"), info
     ref = _qutip_values(system)
     assert np.allclose(table.set_index("observable")["exact"][list(ref)], list(ref.values()), atol=1e-8)
     assert info["max_abs_error"] < tol, table
@@ -178,7 +179,7 @@ def test_adam_floor_is_selectable(tmp_path):
     spec.write_text(yaml.safe_dump(_spec(PRODUCT, {"name": "cnn", "features": [2], "kernels": [1]})))
     assert main(["floor", str(spec), "--out", str(out), "--optimizer", "adam", "--steps", "30"]) == 0
     info = json.loads(out.with_suffix(".json").read_text())
-    assert (info["optimizer"], info["iterations"], info["stop_reason"]) == ("adam", 30, "steps")
+    assert (info["optimizer"], info["fitted_by"], info["iterations"], info["stop_reason"]) == ("adam", "adam", 30, "steps")
 
 
 def test_floor_refuses_what_it_cannot_fit(tmp_path, capsys):
