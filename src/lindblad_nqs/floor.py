@@ -401,6 +401,10 @@ def fit_floor(spec, steps: int = DEFAULTS["steps"], lr: float = DEFAULTS["lr"], 
     if name not in METHODS:
         raise FloorError(f"no fit-to-exact floor for method {name} (one of: {', '.join(METHODS)})")
     started = time.perf_counter()
+    if name != "transformer":
+        from .compile_cache import enable_compilation_cache
+
+        enable_compilation_cache()
     rho_ex = exact_rho(spec.system)
     exact = exact_values(rho_ex, spec)
     how = {"optimizer": optimizer, "tol": tol, "window": window, "warmup": warmup}

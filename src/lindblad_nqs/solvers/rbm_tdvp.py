@@ -121,7 +121,7 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
     import jax
 
     from ..checkpoint import Checkpointer, fingerprint
-    from .steady_l2 import enable_compilation_cache
+    from ..compile_cache import enable_compilation_cache
 
     p = _check(spec)
     initial, save_times, dt0 = _time_grid(spec, p)

@@ -204,9 +204,11 @@ def solve(spec: RunSpec, ctx: RunContext) -> Result:
     import jax
 
     from ..checkpoint import Checkpointer, fingerprint
+    from ..compile_cache import enable_compilation_cache
 
     p = _check(spec)
     task = spec.task
+    enable_compilation_cache()
     with jax.enable_x64(bool(p["float64"])):
         # volatile: how many samples measure the observables, and t_final (a longer run continues)
         ckpt = Checkpointer(ctx.state_dir / "checkpoint.npz", fingerprint(spec.raw, (), ("t_final",)))

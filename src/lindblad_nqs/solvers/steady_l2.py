@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..compile_cache import enable_compilation_cache
 from ..methods import Key, Result, RunContext, register
 from ..spec import RunSpec, SpecError
 
@@ -89,24 +90,6 @@ def _check(spec: RunSpec) -> dict:
     elif not isinstance(track, list) or any(t not in names for t in track):
         raise SpecError(f"method.track must be a list of observables of the spec ({', '.join(names)}), got {track!r}")
     return p
-
-
-def enable_compilation_cache() -> None:
-    """JAX's persistent compilation cache (LINDBLAD_NQS_JAX_CACHE, default ~/.cache/lindblad_nqs/jax; 'off'
-    disables it): runs of a sweep share their compiled programs, which dominate short CPU runs."""
-    import os
-
-    import jax
-
-    path = os.environ.get("LINDBLAD_NQS_JAX_CACHE", os.path.expanduser("~/.cache/lindblad_nqs/jax"))
-    if path == "off" or jax.config.jax_compilation_cache_dir:
-        return
-    try:
-        os.makedirs(path, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", path)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
-    except OSError:
-        pass
 
 
 # keys that cannot change the state of a training so far: a checkpoint of the run resumes across them
