@@ -1,6 +1,6 @@
-"""Every JAX solver reads and writes the persistent compilation cache (compile_cache.py): a second
-process running the same spec finds the programs the first one wrote. reh2021's rnn_tdvp and the
-floors compiled everything afresh in every job until they called it too."""
+"""Every JAX solver writes its programs to the persistent compilation cache (compile_cache.py), from
+which the next process of the same shapes reads them. reh2021's rnn_tdvp and the floors compiled
+everything afresh in every job until they called it too."""
 
 import os
 import subprocess
