@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +34,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from solve_dir import solve_dir  # noqa: E402
 
 # name -> (run, point, method changes, exact reference run)
 CASES = {
@@ -63,17 +63,8 @@ def point_spec(run: str, point: str, changes: dict) -> dict:
 
 def run_case(out: Path, name: str) -> None:
     run, point, changes, _ = CASES[name]
-    d = out / name
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "spec.yaml").write_text(yaml.safe_dump(point_spec(run, point, changes), sort_keys=False))
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "lindblad_nqs", "solve", str(d / "spec.yaml"), "--out", str(d / "result.csv"),
-                        "--state-dir", str(d / "state"), "--threads", "1"], env=env, capture_output=True, text=True)
-    (d / "wall_s.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
-    (d / "solve.log").write_text(r.stdout + r.stderr)
-    print("done", name, f"rc {r.returncode}", flush=True)
+    rc = solve_dir(out / name, point_spec(run, point, changes))
+    print("done", name, f"rc {rc}", flush=True)
 
 
 def exact_values(out: Path, ref: str, point: str) -> dict:

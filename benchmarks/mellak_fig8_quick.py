@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,6 +29,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from solve_dir import solve_dir  # noqa: E402
 
 EXACT_SZ = {}  # Jy -> exact sz, filled on demand
 
@@ -58,16 +57,7 @@ def run_one(out: Path, name: str, jy: float, changes: dict) -> str:
     spec["method"].update(changes)
     if seed is not None:
         spec["seed"] = seed
-    d = out / name
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "lindblad_nqs", "solve", str(d / "spec.yaml"), "--out", str(d / "result.csv"),
-                        "--state-dir", str(d / "state"), "--threads", "1"], env=env, capture_output=True, text=True)
-    (d / "wall_s.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
-    (d / "solve.log").write_text(r.stdout + r.stderr)
+    solve_dir(out / name, spec)
     return name
 
 
