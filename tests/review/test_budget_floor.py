@@ -273,3 +273,13 @@ def test_budget_refuses_a_reference_the_file_does_not_have(pipeline_run, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no `budget:` section" in err[0], err
     assert not out.exists() and not out.with_suffix(".csv").exists()
+
+
+def test_the_budget_title_names_how_the_floors_were_fitted():
+    from lindblad_nqs.figures.cross_method import floor_how
+
+    auto = floor_how({"optimizer": "auto", "steps": 1000, "lr": 0.01})
+    assert "L-BFGS after 100 Adam steps" in auto and "Transformer: 1000 Adam steps" in auto
+    assert floor_how({"optimizer": "adam", "steps": 500, "lr": 0.02}) == "500 Adam steps, lr 0.02"
+    assert "L-BFGS" in floor_how({"optimizer": "lbfgs", "warmup": 50}) and "Adam steps, lr" not in floor_how(
+        {"optimizer": "lbfgs"})

@@ -206,12 +206,23 @@ def budget_figure(table: pd.DataFrame, floor_settings: dict | None = None):
         row[1].legend(h0 + h1, l0 + l1, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     how = ""
     if floor_settings:
-        how = f" ({floor_settings['steps']} Adam steps, lr {floor_settings['lr']})"
+        how = f" ({floor_how(floor_settings)})"
     fig.suptitle("Error against budget: lines the tracked observables during training (block means), markers the final "
                  "result (bar: one standard error upward),\nblack lines the fit-to-exact floor of each network: the same "
                  f"ansatz fitted directly to the exact state{how}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def floor_how(settings: dict) -> str:
+    """How the floors of these settings were fitted, in words (budget.FLOOR_DEFAULTS fills what is missing)."""
+    from ..budget import FLOOR_DEFAULTS
+
+    f = dict(FLOOR_DEFAULTS, **settings)
+    adam = f"{f['steps']} Adam steps, lr {f['lr']}"
+    lbfgs = f"L-BFGS after {f['warmup']} Adam steps, until {f['window']} iterations gain less than {f['tol']:g}"
+    return {"adam": adam, "lbfgs": lbfgs,
+            "auto": f"density matrices: {lbfgs}; Transformer: {adam}"}[f["optimizer"]]
 
 
 def write_budget(references_file, result_files, floor_files, out_pdf) -> pd.DataFrame:
