@@ -137,7 +137,7 @@ def run_povm_evolution(system, p: dict, observables, *, initial: str, save_times
 
     def f(theta, t, report=True):
         t0 = time.perf_counter()
-        report = report or not tdvp.skips_work(opts)  # else one compilation more for the same work
+        report = tdvp.stage_report(report, opts)
         if p["exact_sums"]:
             w = jnp.exp(state.log_value(theta, every))
             theta_dot, A, d = rhs(theta, every, w / jnp.sum(w), report=report)

@@ -54,6 +54,12 @@ def skips_work(opts: TDVPOptions) -> bool:
     return opts.method == "shift"
 
 
+def stage_report(report: bool, opts: TDVPOptions) -> bool:
+    """The report flag a jitted stage is called with: the integrator's, except where dropping the report
+    saves nothing (skips_work), where it stays True so that every stage is one compilation."""
+    return report or not skips_work(opts)
+
+
 def solve(O, E, opts: TDVPOptions, w=None, xp=None, report: bool = True):
     """theta_dot and its diagnostics: residual, condition of the kept spectrum, cut-off count, and
     the metric's square root A (for step-size control in the metric S). report False: the residual

@@ -126,7 +126,7 @@ def run_evolution(system, state, cfg: dict, observables, *, initial: str, save_t
         sampler_state["chain"], batch = sampler.sample(theta, sampler_state["chain"], k, per_chain)
         # a stage whose diagnostics the integrator drops skips the spectrum of S
         theta_dot, M, d = rhs_from_samples(theta, batch.x.reshape(-1, 2, n), lind.tables,
-                                           report=report or not tdvp.skips_work(opts))
+                                           report=tdvp.stage_report(report, opts))
         if not bool(jnp.all(jnp.isfinite(theta_dot))):
             raise FloatingPointError(f"the TDVP update is not finite at t = {t:.6g} (try a larger diag_shift "
                                      "or rcond, or more samples)")
