@@ -433,7 +433,6 @@ def write_floor(spec_path, out: Path, steps: int = DEFAULTS["steps"], lr: float 
     out = Path(out)
     if out.suffix != ".csv":
         raise FloorError(f"--out must name a .csv file (the .json is written beside it), got {out}")
-    check_settings(optimizer, steps, lr, tol, window, max_configs, warmup)
     table, info = fit_floor(load_spec(spec_path), steps, lr, max_configs, optimizer, tol, window, warmup)
     info["spec"] = str(spec_path)
     with atomic_path(out.with_suffix(".json")) as tmp:
