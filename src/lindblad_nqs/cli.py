@@ -22,7 +22,7 @@ def _check_threads(args) -> None:
 
 def _solve(args) -> int:
     _check_threads(args)
-    from .threads import limit_threads, set_thread_env, thread_report
+    from .threads import limit_threads, set_thread_env, start_jax, thread_report
 
     # before numpy, jax or torch are imported: they size their thread pools when they load
     set_thread_env(args.threads)
@@ -45,6 +45,8 @@ def _solve(args) -> int:
     check_resources(spec, args.threads)
     ctx = RunContext(state_dir=state_dir, threads=args.threads, progress=args.progress, init_state=init_state)
     method = get_method(spec.method)
+    if method.framework == "jax":
+        start_jax(args.threads)
     start = time.time()
     with limit_threads(args.threads):
         result = method.solve(spec, ctx)
@@ -144,6 +146,10 @@ def _cross_method(args) -> int:
 
 
 def _floor(args) -> int:
+    from .threads import set_thread_env, start_jax
+
+    set_thread_env(1)  # a one-thread job in the DAG (rules/review.smk)
+    start_jax(1)
     from .budget import FloorError
     from .floor import write_floor
 

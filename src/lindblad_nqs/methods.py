@@ -123,6 +123,7 @@ class MethodInfo:
     keys: dict[str, Key]
     tasks: frozenset[str]
     uses_gpu: bool = False  # a neural method, which the pipeline places on a GPU when the config has one
+    framework: str = "numpy"  # jax: the command line starts JAX's client with --threads threads
 
     def __post_init__(self):
         plain = [k for k, v in self.keys.items() if not isinstance(v, Key)]
@@ -152,10 +153,11 @@ class MethodInfo:
 _REGISTRY: dict[str, MethodInfo] = {}
 
 
-def register(name: str, keys: dict[str, Key], tasks=("steady", "dynamics"), uses_gpu: bool = False):
+def register(name: str, keys: dict[str, Key], tasks=("steady", "dynamics"), uses_gpu: bool = False,
+             framework: str = "numpy"):
     """Register a solver under `name` with its hyperparameter table `keys` (name -> Key)."""
     def deco(fn):
-        _REGISTRY[name] = MethodInfo(name, fn, dict(keys), frozenset(tasks), uses_gpu)
+        _REGISTRY[name] = MethodInfo(name, fn, dict(keys), frozenset(tasks), uses_gpu, framework)
         return fn
 
     return deco

@@ -4,8 +4,9 @@ BLAS (OpenBLAS/MKL), OpenMP, XLA and torch each size their thread pools when the
 the number of cores, not from the Snakemake job's `threads:`. Two jobs side by side then run 2 x cores
 threads, and the many small BLAS calls of a sparse or iterative solve spend their time waiting on each
 other (a SuperLU factorisation measured 5x slower with OpenBLAS's default threads on a loaded machine
-than with one). So the command line sets the environment before anything numerical is imported, and
-limits what is already loaded with threadpoolctl.
+than with one). So the command line sets the environment before anything numerical is imported,
+limits what is already loaded with threadpoolctl, and starts JAX's CPU client with n threads
+(start_jax).
 """
 
 from __future__ import annotations
@@ -15,21 +16,44 @@ import sys
 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-# XLA has no flag for a thread count on the CPU; these two make it run its Eigen kernels (matrix
-# products, convolutions) in the calling thread, the closest it offers to one thread.
-XLA_ONE_THREAD = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 
 
 def set_thread_env(n: int) -> dict[str, str]:
     """Environment for n threads; effective only for libraries not imported yet (returned: what was set)."""
     n = max(1, int(n))
     env = {k: str(n) for k in THREAD_ENV}
-    if n == 1:
-        flags = os.environ.get("XLA_FLAGS", "").split()
-        missing = [f for f in XLA_ONE_THREAD if f.split("=")[0] not in {g.split("=")[0] for g in flags}]
-        env["XLA_FLAGS"] = " ".join(flags + missing)
     os.environ.update(env)
     return env
+
+
+def start_jax(n: int) -> None:
+    """Create JAX's CPU client with an intra-op pool of n threads (no-op where it exists already).
+
+    XLA has no flag for that pool's size (the Eigen flags once used for it, --xla_cpu_multi_thread_eigen
+    and intra_op_parallelism_threads, change nothing in jax 0.10: a jitted matrix product still runs on
+    both cores): it counts the CPUs the process may run on when the client is created. So the process
+    is restricted to n CPUs while the client starts, and every thread is given all of them back after,
+    so that two jobs of n threads never share n cores by their pinning (benchmarks/bench_jax_threads.py).
+    """
+    import glob
+
+    import jax
+    from jax._src import xla_bridge
+
+    if not hasattr(os, "sched_setaffinity"):  # macOS, Windows: no affinity to set; XLA takes every core
+        return
+    allowed = os.sched_getaffinity(0)
+    if xla_bridge.backends_are_initialized() or n >= len(allowed):
+        return
+    os.sched_setaffinity(0, sorted(allowed)[:max(1, int(n))])
+    try:
+        jax.devices()
+    finally:
+        for task in glob.glob("/proc/self/task/*"):
+            try:
+                os.sched_setaffinity(int(os.path.basename(task)), allowed)
+            except OSError:  # a thread that ended meanwhile
+                pass
 
 
 def limit_threads(n: int):
@@ -48,7 +72,25 @@ def thread_report(n: int) -> dict:
     from threadpoolctl import threadpool_info
 
     pools = sorted({f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info()})
-    out = {"threads": n, "thread_pools": pools, "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    out = {"threads": n, "thread_pools": pools}
+    if "jax" in sys.modules:
+        from jax._src import xla_bridge
+
+        if xla_bridge.backends_are_initialized():
+            out["xla_threads"] = xla_threads()
     if "torch" in sys.modules:
         out["torch_threads"] = sys.modules["torch"].get_num_threads()
     return out
+
+
+def xla_threads() -> int:
+    """Threads of XLA's intra-op pool in this process (they are named tf_XLAEigen)."""
+    import glob
+
+    n = 0
+    for comm in glob.glob("/proc/self/task/*/comm"):
+        try:
+            n += open(comm).read().strip().startswith("tf_XLAEigen")
+        except OSError:
+            pass
+    return n

@@ -79,8 +79,8 @@ def test_memory_estimate_covers_the_dense_matrix():
 
 
 def test_threads_reach_the_solve(tmp_path):
-    """--threads 1 limits BLAS inside the solve and sets XLA's single-thread flags before JAX could be
-    imported (before this, the command line passed --threads to no library but QuTiP's map and torch)."""
+    """--threads 1 limits BLAS inside the solve (before this, the command line passed --threads to no
+    library but QuTiP's map and torch); JAX's pool: tests/cli/test_threads.py."""
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({
         "system": {"lattice": {"shape": [3], "boundary": "periodic"}, "couplings": {"Jz": 0.5},
@@ -95,5 +95,4 @@ def test_threads_reach_the_solve(tmp_path):
     assert prov["threads"] == 1
     blas = [p for p in prov["thread_pools"] if p.split("=")[0] in ("openblas", "mkl", "blis")]
     assert blas and all(p.endswith("=1") for p in blas), prov["thread_pools"]
-    assert "--xla_cpu_multi_thread_eigen=false" in prov["xla_flags"]
     assert prov["linear_solver"].startswith("dense") and prov["relative_residual"] < 1e-10

@@ -116,7 +116,7 @@ def build_state(spec: RunSpec, p: dict, initial: str):
     return FlatState.from_module(module, params, x0, log_derivatives=log_derivatives if p["analytic"] else None)
 
 
-@register("rbm_tdvp", DEFAULTS, tasks=("dynamics", "steady"), uses_gpu=True)
+@register("rbm_tdvp", DEFAULTS, tasks=("dynamics", "steady"), uses_gpu=True, framework="jax")
 def solve(spec: RunSpec, ctx: RunContext) -> Result:
     import jax
 

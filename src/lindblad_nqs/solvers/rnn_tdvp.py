@@ -199,7 +199,7 @@ def run_povm_evolution(system, p: dict, observables, *, initial: str, save_times
     return rows, hist, info, theta
 
 
-@register("rnn_tdvp", DEFAULTS, tasks=("dynamics",), uses_gpu=True)
+@register("rnn_tdvp", DEFAULTS, tasks=("dynamics",), uses_gpu=True, framework="jax")
 def solve(spec: RunSpec, ctx: RunContext) -> Result:
     import jax
 

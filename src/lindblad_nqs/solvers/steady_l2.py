@@ -162,7 +162,7 @@ def cnn_module(spec: RunSpec, p: dict):
                               pooling=p["pooling"], hermitian=p["hermitian"], init_scale=p["init_scale"])
 
 
-@register("cnn", CNN_KEYS, tasks=("steady",), uses_gpu=True)
+@register("cnn", CNN_KEYS, tasks=("steady",), uses_gpu=True, framework="jax")
 def solve_cnn(spec: RunSpec, ctx: RunContext) -> Result:
     p = _check(spec)
     module = cnn_module(spec, p)
@@ -179,7 +179,7 @@ def rbm_module(spec: RunSpec, p: dict):
 MODULES = {"cnn": cnn_module, "rbm_ndo": rbm_module}
 
 
-@register("rbm_ndo", RBM_KEYS, tasks=("steady",), uses_gpu=True)
+@register("rbm_ndo", RBM_KEYS, tasks=("steady",), uses_gpu=True, framework="jax")
 def solve_rbm(spec: RunSpec, ctx: RunContext) -> Result:
     p = _check(spec)
     return _run(spec, ctx, rbm_module(spec, p), p, {"ansatz": "rbm_ndo"})

@@ -121,7 +121,7 @@ def _device(name: str) -> str:
     return name
 
 
-@register("transformer", DEFAULTS, tasks=("steady", "dynamics"), uses_gpu=True)
+@register("transformer", DEFAULTS, tasks=("steady", "dynamics"), uses_gpu=True, framework="torch")
 def solve(spec: RunSpec, ctx: RunContext) -> Result:
     import torch
 
