@@ -23,6 +23,28 @@ class FloorError(ValueError):
     """A floor that cannot be computed (method, task or size), with a one-line reason."""
 
 
+def floor_settings_problem(settings: dict, name=str) -> str | None:
+    """What is wrong with floor settings (the keys of FLOOR_DEFAULTS), each key called name(key) in the
+    message (a command-line flag or a config key); None when a fit can run with them."""
+    def count(k, least):
+        v = settings[k]
+        return isinstance(v, int) and not isinstance(v, bool) and v >= least
+
+    def positive(k):  # also refuses NaN
+        v = settings[k]
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+    if settings["optimizer"] not in FLOOR_OPTIMIZERS:
+        return f"{name('optimizer')} must be one of {', '.join(FLOOR_OPTIMIZERS)}, got {settings['optimizer']!r}"
+    for k, least in (("steps", 1), ("window", 1), ("max_configs", 1), ("warmup", 0)):
+        if not count(k, least):
+            return f"{name(k)} must be an integer >= {least}, got {settings[k]!r}"
+    for k in ("lr", "tol"):
+        if not positive(k):
+            return f"{name(k)} must be > 0, got {settings[k]!r}"
+    return None
+
+
 # the method keys that define a network's function class (not its optimiser, sampler or initial scale):
 # runs whose networks agree on these share one floor
 NETWORK_KEYS = {"cnn": ("features", "kernels", "padding", "pooling", "hermitian", "basis"),
@@ -77,16 +99,9 @@ def load_budget(path) -> dict | None:
     if bad:
         raise ClaimsError(f"{path}: budget.floor: unknown key {bad[0]} (allowed: {', '.join(FLOOR_DEFAULTS)})")
 
-    def count(k, least):
-        return isinstance(floor[k], int) and not isinstance(floor[k], bool) and floor[k] >= least
-
-    def positive(k):
-        return isinstance(floor[k], (int, float)) and not isinstance(floor[k], bool) and floor[k] > 0
-
-    if not (count("steps", 1) and count("max_configs", 1) and count("window", 1) and count("warmup", 0)
-            and positive("lr") and positive("tol") and floor["optimizer"] in FLOOR_OPTIMIZERS):
-        raise ClaimsError(f"{path}: budget.floor: steps, max_configs and window must be integers >= 1, warmup >= 0, "
-                          f"lr and tol > 0, optimizer one of {', '.join(FLOOR_OPTIMIZERS)}; got {floor}")
+    problem = floor_settings_problem(floor, lambda k: f"budget.floor.{k}")
+    if problem:
+        raise ClaimsError(f"{path}: {problem}")
     return {"references": chosen, "floor": floor}
 
 

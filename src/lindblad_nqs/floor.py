@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .budget import (DM_METHODS, FLOOR_DEFAULTS, FLOOR_OPTIMIZERS, MAX_CONFIGS, METHODS, FloorError,
+from .budget import (DM_METHODS, FLOOR_DEFAULTS, MAX_CONFIGS, METHODS, FloorError, floor_settings_problem,
                      n_configurations, network_id)
 
 
@@ -118,22 +118,17 @@ class DensityFit:
         return _hadamard_all(rho, self.n) if self.basis == "x" else rho
 
 
-OPTIMIZERS = FLOOR_OPTIMIZERS  # auto: L-BFGS for cnn / rbm_ndo, Adam on the prefix table for the transformer
 DEFAULTS = {k: v for k, v in FLOOR_DEFAULTS.items() if k != "max_configs"}  # benchmarks/bench_floor.py
 
 
 def check_settings(optimizer: str, steps: int, lr: float, tol: float, window: int, max_configs: int = MAX_CONFIGS,
                    warmup: int = 0) -> None:
-    """FloorError (one line) for settings no fit can run with."""
-    if optimizer not in OPTIMIZERS:
-        raise FloorError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    if not (isinstance(steps, int) and steps >= 1 and isinstance(max_configs, int) and max_configs >= 1
-            and isinstance(window, int) and window >= 1):
-        raise FloorError(f"--steps, --window and --max-configs must be integers >= 1, got {steps}, {window}, {max_configs}")
-    if not (isinstance(warmup, int) and warmup >= 0):
-        raise FloorError(f"--warmup must be an integer >= 0, got {warmup}")
-    if not lr > 0 or not tol > 0:  # also refuses NaN
-        raise FloorError(f"--lr and --tol must be > 0, got {lr}, {tol}")
+    """FloorError (one line, naming the command-line flag) for settings no fit can run with."""
+    problem = floor_settings_problem(dict(optimizer=optimizer, steps=steps, lr=lr, tol=tol, window=window,
+                                          max_configs=max_configs, warmup=warmup),
+                                     lambda k: "--" + k.replace("_", "-"))
+    if problem:
+        raise FloorError(problem)
 
 
 CONVERGED = ("rel_decrease", "roundoff", "gradient")  # stop reasons at a minimum (else steps, line_search, nonfinite)
