@@ -54,6 +54,18 @@ def move_probs(kind: str, sector: bool) -> np.ndarray:
 FLIPS = tuple(i for i, m in enumerate(MOVES) if m != "swap")  # the moves that change a bit
 
 
+def flip_mask(kind, u, n: int, xp=np):
+    """The bits a move of kind (index into MOVES) flips in the doubled configuration flattened to 2N bits (ket,
+    then bra), its sites drawn from uniforms u (..., 3): a single bit i, a pair i != j, or site s of ket and
+    bra together; the swap's row is the diagonal move's and is not used. xp: numpy or jax.numpy."""
+    i = xp.minimum((u[..., 0] * 2 * n).astype(xp.int32), 2 * n - 1)
+    j = (i + 1 + xp.minimum((u[..., 1] * (2 * n - 1)).astype(xp.int32), 2 * n - 2)) % (2 * n)
+    s = xp.minimum((u[..., 2] * n).astype(xp.int32), n - 1)
+    eye = xp.eye(2 * n, dtype=xp.int8)
+    return xp.where((kind == 0)[..., None], eye[i], xp.where((kind == 1)[..., None], eye[i] + eye[j],
+                                                             eye[s] + eye[s + n]))
+
+
 @dataclass
 class SampleBatch:
     x: object  # (C, S, 2, N) int8: chains x samples per chain
@@ -117,13 +129,7 @@ class MetropolisSampler:
 
         C, n = self.n_chains, self.n
         kind = self._kind(u[:, 0])
-        i = jnp.minimum((u[:, 1] * 2 * n).astype(jnp.int32), 2 * n - 1)
-        j = (i + 1 + jnp.minimum((u[:, 2] * (2 * n - 1)).astype(jnp.int32), 2 * n - 2)) % (2 * n)
-        s = jnp.minimum((u[:, 3] * n).astype(jnp.int32), n - 1)
-        eye = jnp.eye(2 * n, dtype=jnp.int8)
-        mask = jnp.where((kind == 0)[:, None], eye[i],
-                         jnp.where((kind == 1)[:, None], eye[i] + eye[j], eye[s] + eye[s + n]))
-        flat = x.reshape(C, 2 * n) ^ mask
+        flat = x.reshape(C, 2 * n) ^ flip_mask(kind, u[:, 1:4], n, jnp)
         return jnp.where((kind == 3)[:, None, None], x[:, ::-1, :], flat.reshape(C, 2, n)), kind
 
     def _run_impl(self, params, x, key, n_per_chain: int):
@@ -240,13 +246,8 @@ def flip_probes(x, probs, n_probe: int, seed: int = 0) -> np.ndarray:
     B, n = x.shape[0], x.shape[-1]
     p = np.asarray(probs, float)[list(FLIPS)]
     rng = np.random.default_rng(seed)
-    kind = rng.choice(len(FLIPS), size=(B, n_probe), p=p / p.sum())
-    i = rng.integers(2 * n, size=(B, n_probe))
-    j = (i + 1 + rng.integers(2 * n - 1, size=(B, n_probe))) % (2 * n)
-    site = rng.integers(n, size=(B, n_probe))
-    eye = np.eye(2 * n, dtype=np.int8)
-    mask = np.where((kind == 0)[..., None], eye[i], np.where((kind == 1)[..., None], eye[i] + eye[j],
-                                                                eye[site] + eye[site + n]))
+    kind = np.asarray(FLIPS)[rng.choice(len(FLIPS), size=(B, n_probe), p=p / p.sum())]
+    mask = flip_mask(kind, rng.random((B, n_probe, 3)), n)
     return (x.reshape(B, 1, 2 * n) ^ mask).reshape(-1, 2, n)
 
 
