@@ -38,12 +38,11 @@ def start_jax(n: int) -> None:
     import glob
 
     import jax
-    from jax._src import xla_bridge
 
     if not hasattr(os, "sched_setaffinity"):  # macOS, Windows: no affinity to set; XLA takes every core
         return
     allowed = os.sched_getaffinity(0)
-    if xla_bridge.backends_are_initialized() or n >= len(allowed):
+    if _jax_started() or n >= len(allowed):
         return
     os.sched_setaffinity(0, sorted(allowed)[:max(1, int(n))])
     try:
@@ -73,14 +72,21 @@ def thread_report(n: int) -> dict:
 
     pools = sorted({f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info()})
     out = {"threads": n, "thread_pools": pools}
-    if "jax" in sys.modules:
-        from jax._src import xla_bridge
-
-        if xla_bridge.backends_are_initialized():
-            out["xla_threads"] = xla_threads()
+    if "jax" in sys.modules and _jax_started():
+        out["xla_threads"] = xla_threads()
     if "torch" in sys.modules:
         out["torch_threads"] = sys.modules["torch"].get_num_threads()
     return out
+
+
+def _jax_started() -> bool:
+    """Whether JAX's clients exist already (a private function of JAX; without it, assume not: sizing a
+    client that exists changes nothing and harms nothing)."""
+    try:
+        from jax._src.xla_bridge import backends_are_initialized
+    except ImportError:
+        return False
+    return backends_are_initialized()
 
 
 def xla_threads() -> int:
