@@ -146,10 +146,9 @@ def _cross_method(args) -> int:
 
 
 def _floor(args) -> int:
-    from .threads import set_thread_env, start_jax
+    from .threads import set_thread_env
 
-    set_thread_env(1)  # a one-thread job in the DAG (rules/review.smk)
-    start_jax(1)
+    set_thread_env(1)  # a one-thread job in the DAG (rules/review.smk); XLA's pool: floor.fit_floor
     from .budget import FloorError
     from .floor import write_floor
 

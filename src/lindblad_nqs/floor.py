@@ -396,9 +396,11 @@ def fit_floor(spec, steps: int = DEFAULTS["steps"], lr: float = DEFAULTS["lr"], 
     if name not in METHODS:
         raise FloorError(f"no fit-to-exact floor for method {name} (one of: {', '.join(METHODS)})")
     started = time.perf_counter()
-    if name != "transformer":
+    if name != "transformer":  # the JAX fits: a one-thread job (rules/review.smk)
         from .compile_cache import enable_compilation_cache
+        from .threads import start_jax
 
+        start_jax(1)
         enable_compilation_cache()
     rho_ex = exact_rho(spec.system)
     exact = exact_values(rho_ex, spec)
