@@ -32,8 +32,8 @@ def start(code: str, spec: str, d: Path, cache: str):
                             stderr=subprocess.PIPE, text=True)
 
 
-def run(code: str, spec: str, root: Path, cache: str, n: int) -> list[tuple[float, float]]:
-    """n jobs at once: (wall s, CPU s) of each."""
+def run(code: str, spec: str, root: Path, cache: str, n: int) -> list[float]:
+    """n jobs at once: the wall seconds until each had ended (CPU seconds: os.times() around the call)."""
     t0 = time.perf_counter()
     procs = [start(code, spec, root / f"job{i}", cache) for i in range(n)]
     out = []

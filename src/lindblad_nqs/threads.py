@@ -35,8 +35,6 @@ def start_jax(n: int) -> None:
     is restricted to n CPUs while the client starts, and every thread is given all of them back after,
     so that two jobs of n threads never share n cores by their pinning (benchmarks/bench_jax_threads.py).
     """
-    import glob
-
     import jax
 
     if not hasattr(os, "sched_setaffinity"):  # macOS, Windows: no affinity to set; XLA takes every core
@@ -48,7 +46,7 @@ def start_jax(n: int) -> None:
     try:
         jax.devices()
     finally:
-        for task in glob.glob("/proc/self/task/*"):
+        for task in _task_dirs():
             try:
                 os.sched_setaffinity(int(os.path.basename(task)), allowed)
             except OSError:  # a thread that ended meanwhile
@@ -89,14 +87,19 @@ def _jax_started() -> bool:
     return backends_are_initialized()
 
 
-def xla_threads() -> int:
-    """Threads of XLA's intra-op pool in this process (they are named tf_XLAEigen)."""
+def _task_dirs() -> list[str]:
+    """/proc/self/task/TID of every thread of this process (none where /proc does not exist)."""
     import glob
 
+    return glob.glob("/proc/self/task/*")
+
+
+def xla_threads() -> int:
+    """Threads of XLA's intra-op pool in this process (they are named tf_XLAEigen)."""
     n = 0
-    for comm in glob.glob("/proc/self/task/*/comm"):
+    for task in _task_dirs():
         try:
-            n += open(comm).read().strip().startswith("tf_XLAEigen")
-        except OSError:
+            n += open(f"{task}/comm").read().strip().startswith("tf_XLAEigen")
+        except OSError:  # a thread that ended meanwhile
             pass
     return n
