@@ -5,6 +5,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+def pytest_configure(config):
+    """Each pytest-xdist worker's XLA pool gets one thread, as each solve job of the DAG does: with a
+    pool per core in every worker, the workers' jitted code oversubscribes the cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from lindblad_nqs.threads import start_jax
+
+        start_jax(1)
+
+
 def solve_cli(tmp_path, spec: dict, name: str, state=None):
     """Run `lindblad-nqs solve` on a spec dict; the result table and history as DataFrames."""
     import pandas as pd
