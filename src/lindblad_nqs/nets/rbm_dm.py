@@ -217,10 +217,11 @@ def log_rho_ratio_connected(variables, x, y, changed_sites):
 
     def log_form(th):
         sets = [(W, None), (None, jnp.conj(W)), (U, jnp.conj(U))]
+        base = [jnp.sum(logcosh(t), -1)[:, None] for t in th]  # log cosh(theta) of x, shared by every group
         out = jnp.zeros(y.shape[:2], th[0].dtype)
         for k, cols, sites, sl, sr, vis in flips:
             acc = vis
-            for t, (v_ket, v_bra) in zip(th, sets):
+            for t, t_sum, (v_ket, v_bra) in zip(th, base, sets):
                 d = 0.0
                 for s, v in ((sl, v_ket), (sr, v_bra)):
                     if v is None:
@@ -228,7 +229,7 @@ def log_rho_ratio_connected(variables, x, y, changed_sites):
                     vg = jnp.moveaxis(v[:, sites], 0, -1)  # (C, k, units)
                     for m in range(k):
                         d = d + 2 * s[:, :, m, None] * vg[None, :, m]
-                acc = acc + jnp.sum(logcosh(t[:, None] + d), -1) - jnp.sum(logcosh(t), -1)[:, None]
+                acc = acc + jnp.sum(logcosh(t[:, None] + d), -1) - t_sum
             out = out.at[:, cols].set(acc)
         return out
 
