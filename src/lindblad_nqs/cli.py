@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import time
@@ -268,6 +269,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("lindblad-nqs: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lindblad-nqs methods cnn | head`: the reader left; stop quietly, as cat does
+        try:  # Python's own flush of stdout at exit would raise again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass
+        return 141
 
 
 if __name__ == "__main__":

@@ -136,6 +136,22 @@ def test_methods_lists_every_key_of_one_method_with_its_doc(capsys):
         assert key.doc in line and key.allowed() in line
 
 
+def test_a_reader_that_leaves_stops_the_listing_quietly(monkeypatch, capsys):
+    """`lindblad-nqs methods cnn | head -1`: the pipe closes while the keys are printed; the command ends with
+    the shell's status for SIGPIPE (141) and no traceback, where it raised BrokenPipeError."""
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["methods", "cnn"]) == 141
+    assert capsys.readouterr().err == ""
+
+
 def test_gpu_placement_reads_the_registry():
     from lindblad_nqs import pipeline
     from lindblad_nqs.methods import discover
