@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,7 +34,7 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from solve_dir import ONE_THREAD  # noqa: E402
+from solve_dir import solve_dir  # noqa: E402
 
 EXACT = {"exact", "tebd"}
 
@@ -55,23 +54,10 @@ def translated(info: dict, transformer_dt_x2: bool, seed_add: int = 0) -> dict:
     return spec
 
 
-def solve_one(python: str, work: Path, key: str, spec: dict, init: str | None) -> tuple[str, int, float]:
-    import os
-    import subprocess
-
-    d = work / key
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    cmd = [python, "-m", "lindblad_nqs", "solve", str(d / "spec.yaml"), "--out", str(d / "result.csv"),
-           "--state-dir", str(d / "state"), "--threads", "1"]
-    if init:
-        cmd += ["--init-state", str(work / init / "state")]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, env=dict(os.environ, **ONE_THREAD), capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    (d / "solve.log").write_text(r.stdout + r.stderr)
-    print(f"{key}: rc {r.returncode}, {wall:.1f} s", flush=True)
-    return key, r.returncode, wall
+def solve_one(python: str, work: Path, key: str, spec: dict, init: str | None) -> tuple[str, int]:
+    rc = solve_dir(work / key, spec, work / init / "state" if init else None, python)
+    print(f"{key}: rc {rc}, {(work / key / 'wall_s.txt').read_text().strip()} s", flush=True)
+    return key, rc
 
 
 def cmd_solve(a):
@@ -88,7 +74,7 @@ def cmd_solve(a):
     failed = []
     with ThreadPoolExecutor(a.jobs) as pool:
         for batch in (first, later):
-            for key, rc, _ in pool.map(lambda t: solve_one(a.python, work, t[0], t[1], t[2]), batch):
+            for key, rc in pool.map(lambda t: solve_one(a.python, work, t[0], t[1], t[2]), batch):
                 if rc:
                     failed.append(key)
     if failed:
